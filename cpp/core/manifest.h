@@ -1,0 +1,28 @@
+// models/manifest.json: how the model wants its input. Read with a small
+// JSON reader (objects, arrays, strings, numbers, booleans, null).
+#pragma once
+
+#include <string>
+
+#include "mfn/status.h"
+
+namespace mfn {
+
+struct Manifest {
+  std::string file;              // model file name, e.g. "mobilefacenet.onnx"
+  std::string sha256;
+  std::string input_name;
+  std::string output_name;
+  std::string layout;            // "NCHW"
+  int height = 0;
+  int width = 0;
+  std::string channel_order;     // "BGR" or "RGB"
+  float mean[3] = {0, 0, 0};     // per model channel; a scalar in JSON fills all three
+  float std[3] = {1, 1, 1};
+  int embedding_size = 0;
+};
+
+// Missing or malformed file or fields -> MFN_MODEL_INVALID.
+Status read_manifest(const std::string& path, Manifest* out);
+
+}  // namespace mfn

@@ -1,0 +1,26 @@
+// Preprocessing on the CPU: sample a caller image through its transform
+// (bilinear), pick the model's channel order and normalise, optionally
+// mirrored. The reference every other backend's preprocessing is tested
+// against.
+#pragma once
+
+#include "mfn/abi.h"
+#include "mfn/engine.h"
+#include "mfn/status.h"
+
+namespace mfn {
+
+// Checks data/size/width/height/channels/order/stride of a caller image:
+// MFN_INVALID_ARGUMENT (null data, too few bytes, bad order),
+// MFN_INVALID_DIMENSIONS (0 or > 16384 sides), MFN_INVALID_CHANNELS (not 3/4).
+Status validate_image(const ImageInput& image);
+
+// The resize transform: dst (out_w x out_h) -> src (w x h), pixel centres
+// aligned (src = (dst + 0.5) * src_size / dst_size - 0.5), border clamp.
+// The identity when the sizes match.
+void resize_transform(int src_w, int src_h, int dst_w, int dst_h, float t[6]);
+
+// Writes plan.tensors[0] (c x h x w, NCHW float) for one image.
+void preprocess_image(const mfn_image& image, const mfn_plan& plan, bool mirror, float* out);
+
+}  // namespace mfn

@@ -1,0 +1,74 @@
+// The public C++ API of the engine: load a model, pick a backend, embed.
+// No Node and no CUDA headers: the N-API binding and cpp/tools use this file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mfn/abi.h"
+#include "mfn/status.h"
+
+namespace mfn {
+
+class Backend;
+struct Model;
+
+enum class BackendChoice { automatic, cpu, cuda };
+
+struct EngineOptions {
+  std::string model_path;        // the .onnx file
+  std::string manifest_path;     // its manifest.json; empty = beside the model
+  BackendChoice backend = BackendChoice::automatic;
+  int threads = 0;               // CPU threads; 0 = all cores
+  int device = 0;                // GPU ordinal
+  int max_batch = 256;           // images per backend call
+  std::string plugin_dir;        // where libmfn_cuda.so lives; empty = no plugin
+};
+
+// A caller's image: HWC uint8 pixels, read in place.
+struct ImageInput {
+  const uint8_t* data = nullptr;
+  size_t size = 0;               // bytes available at data (bounds check)
+  int width = 0;
+  int height = 0;
+  int channels = 3;              // 3 or 4 (alpha last, ignored)
+  mfn_pixel_order order = MFN_ORDER_RGB;
+  size_t row_stride = 0;         // 0 = width * channels
+  const float* landmarks = nullptr;  // 10 floats (x0,y0..x4,y4) or nullptr
+};
+
+class Engine {
+ public:
+  static Status create(const EngineOptions& options, std::unique_ptr<Engine>* out);
+  ~Engine();
+
+  // Embeds n images into out[n * dimensions()]. Validates every input first
+  // (bad dimensions, channels, landmarks -> error, nothing computed). Splits
+  // n into backend batches. Safe to call from several threads: calls are
+  // serialised on the backend.
+  Status embed(const ImageInput* images, size_t n, bool flip, float* out);
+
+  // The model-input tensor of one image (NCHW float, c*h*w values, the
+  // exact values the backend sees), mirrored when `mirror`. For tests and
+  // for feeding other runtimes the same input.
+  Status preprocess(const ImageInput& image, bool mirror, float* out) const;
+
+  const std::string& backend_name() const;
+  const std::string& fallback_reason() const;  // why not CUDA; empty if none
+  int dimensions() const;
+  int input_channels() const;
+  int input_height() const;
+  int input_width() const;
+  int max_batch() const;
+  mfn_stage_times last_timings() const;
+
+ private:
+  Engine();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mfn
