@@ -1,0 +1,149 @@
+// Engine: model + one backend. Validates caller images, turns each into an
+// mfn_image with its sampling transform (alignment or resize), and feeds the
+// backend in chunks of at most max_batch.
+#include "mfn/engine.h"
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "core/align.h"
+#include "core/backend_registry.h"
+#include "core/model.h"
+#include "core/preprocess.h"
+#include "cpu/backend_cpu.h"
+#include "mfn/backend.h"
+
+namespace mfn {
+
+struct Engine::Impl {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Backend> backend;
+  std::string backend_name;
+  std::string fallback_reason;
+  // Backends are driven by one thread at a time; callers from several
+  // threads take turns here.
+  mutable std::mutex backend_mutex;
+  // Stage times of the last embed, copied out under their own lock so that
+  // reading them (from the JS main thread) never waits for a running batch.
+  mutable std::mutex timings_mutex;
+  mfn_stage_times timings{};
+
+  Status to_mfn_image(const ImageInput& input, mfn_image* image) const;
+};
+
+Engine::Engine() : impl_(std::make_unique<Impl>()) {}
+Engine::~Engine() = default;
+
+namespace {
+
+std::string manifest_beside(const std::string& model_path) {
+  const size_t slash = model_path.find_last_of('/');
+  return (slash == std::string::npos ? std::string() : model_path.substr(0, slash + 1)) + "manifest.json";
+}
+
+}  // namespace
+
+Status Engine::create(const EngineOptions& options, std::unique_ptr<Engine>* out) {
+  if (options.max_batch < 1 || options.max_batch > 65536) {
+    return Status(Code::invalid_argument, "maxBatch must be between 1 and 65536");
+  }
+  if (options.threads < 0 || options.threads > 1024) {
+    return Status(Code::invalid_argument, "threads must be between 0 and 1024");
+  }
+  if (options.device < 0) return Status(Code::invalid_argument, "device must be >= 0");
+
+  std::unique_ptr<Engine> engine(new Engine());
+  Impl& impl = *engine->impl_;
+  impl.model = std::make_unique<Model>();
+  const std::string manifest =
+      options.manifest_path.empty() ? manifest_beside(options.model_path) : options.manifest_path;
+  MFN_RETURN_IF_ERROR(load_model(options.model_path, manifest, impl.model.get()));
+
+  mfn_backend_config config{};
+  config.device = options.device;
+  config.max_batch = options.max_batch;
+  config.threads = options.threads;
+
+  if (options.backend != BackendChoice::cpu) {
+    Status cuda = load_cuda_backend(options.plugin_dir, impl.model->plan, config, &impl.backend);
+    if (!cuda.is_ok()) {
+      if (options.backend == BackendChoice::cuda) return cuda;
+      impl.fallback_reason = cuda.message();
+    }
+  }
+  if (!impl.backend) {
+    Status status;
+    impl.backend = make_cpu_backend(impl.model->plan, config, &status);
+    MFN_RETURN_IF_ERROR(status);
+    if (!impl.backend) return Status(Code::internal, "the CPU backend could not be created");
+  }
+  impl.backend_name = impl.backend->name();
+  *out = std::move(engine);
+  return Status::ok();
+}
+
+Status Engine::Impl::to_mfn_image(const ImageInput& input, mfn_image* image) const {
+  MFN_RETURN_IF_ERROR(validate_image(input));
+  const mfn_tensor_desc& in = model->plan.tensors[0];
+  image->data = input.data;
+  image->width = input.width;
+  image->height = input.height;
+  image->channels = input.channels;
+  image->order = input.order;
+  image->row_stride = input.row_stride ? input.row_stride : static_cast<size_t>(input.width) * input.channels;
+  if (input.landmarks) {
+    MFN_RETURN_IF_ERROR(alignment_transform(input.landmarks, in.w, in.h, image->transform));
+    image->border = MFN_BORDER_ZERO;
+  } else {
+    resize_transform(input.width, input.height, in.w, in.h, image->transform);
+    image->border = MFN_BORDER_CLAMP;
+  }
+  return Status::ok();
+}
+
+Status Engine::embed(const ImageInput* images, size_t n, bool flip, float* out) {
+  if (n == 0) return Status::ok();
+  if (!images || !out) return Status(Code::invalid_argument, "images and out must not be null");
+  std::vector<mfn_image> prepared(n);
+  for (size_t i = 0; i < n; ++i) {
+    Status status = impl_->to_mfn_image(images[i], &prepared[i]);
+    if (!status.is_ok()) {
+      return n == 1 ? status : Status(status.code(), "image " + std::to_string(i) + ": " + status.message());
+    }
+  }
+  const size_t dims = static_cast<size_t>(dimensions());
+  const size_t chunk = static_cast<size_t>(impl_->backend->max_batch());
+  std::lock_guard<std::mutex> lock(impl_->backend_mutex);
+  for (size_t first = 0; first < n; first += chunk) {
+    const size_t count = std::min(chunk, n - first);
+    MFN_RETURN_IF_ERROR(impl_->backend->embed(prepared.data() + first, count, flip, out + first * dims));
+  }
+  const mfn_stage_times timings = impl_->backend->last_timings();
+  std::lock_guard<std::mutex> timings_lock(impl_->timings_mutex);
+  impl_->timings = timings;
+  return Status::ok();
+}
+
+Status Engine::preprocess(const ImageInput& image, bool mirror, float* out) const {
+  if (!out) return Status(Code::invalid_argument, "out must not be null");
+  mfn_image prepared{};
+  MFN_RETURN_IF_ERROR(impl_->to_mfn_image(image, &prepared));
+  preprocess_image(prepared, impl_->model->plan, mirror, out);
+  return Status::ok();
+}
+
+const std::string& Engine::backend_name() const { return impl_->backend_name; }
+const std::string& Engine::fallback_reason() const { return impl_->fallback_reason; }
+int Engine::dimensions() const { return impl_->model->plan.embedding_size; }
+int Engine::input_channels() const { return impl_->model->plan.tensors[0].c; }
+int Engine::input_height() const { return impl_->model->plan.tensors[0].h; }
+int Engine::input_width() const { return impl_->model->plan.tensors[0].w; }
+int Engine::max_batch() const { return impl_->backend->max_batch(); }
+
+mfn_stage_times Engine::last_timings() const {
+  std::lock_guard<std::mutex> lock(impl_->timings_mutex);
+  return impl_->timings;
+}
+
+}  // namespace mfn

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every suite (ctest for the C++ engine, vitest for the package) on an
+# existing build and ends with one line summed over both:
+#   N passed, N failed, N skipped
+# Exits non-zero when anything failed or a suite could not run.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mkdir -p build
+
+# The C++ suite reads real LFW crops decoded by sharp.
+if [ ! -f build/lfw-crops.bin ]; then
+  node scripts/make-test-crops.mjs --out build/lfw-crops.bin || exit 1
+fi
+
+ctest_log=build/ctest.log
+ctest --test-dir build --output-on-failure 2>&1 | tee "$ctest_log"
+ctest_rc=${PIPESTATUS[0]}
+c_total=$(sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/p' "$ctest_log" | tail -1)
+c_failed=$(sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/p' "$ctest_log" | tail -1)
+c_skipped=$(grep -cE '\*\*\*Skipped' "$ctest_log")
+if [ -z "$c_total" ]; then echo "ctest did not report a result"; c_total=0; c_failed=1; fi
+c_passed=$((c_total - c_failed - c_skipped))
+
+vitest_json=build/vitest.json
+rm -f "$vitest_json"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$vitest_json"
+vitest_rc=$?
+read -r v_passed v_failed v_skipped < <(node -e '
+  const fs = require("fs");
+  try {
+    const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    const failedSuites = r.testResults.filter((s) => s.status === "failed" && s.assertionResults.length === 0).length;
+    console.log(r.numPassedTests, r.numFailedTests + failedSuites, r.numPendingTests + r.numTodoTests);
+  } catch { console.log("0 1 0"); }
+' "$vitest_json")
+
+passed=$((c_passed + v_passed))
+failed=$((c_failed + v_failed))
+skipped=$((c_skipped + v_skipped))
+echo "ctest: $c_passed passed, $c_failed failed, $c_skipped skipped; vitest: $v_passed passed, $v_failed failed, $v_skipped skipped"
+echo "$passed passed, $failed failed, $skipped skipped"
+if [ "$ctest_rc" -ne 0 ] || [ "$vitest_rc" -ne 0 ] || [ "$failed" -ne 0 ]; then exit 1; fi
