@@ -66,8 +66,6 @@ double spread_aspect(const float* p, int n) {
   return minor <= 0 ? 0 : std::sqrt(minor / major);
 }
 
-}  // namespace
-
 // Umeyama (1991) restricted to proper rotations. In 2-D a scaled rotation
 // [a -b; b a] is multiplication by the complex number s = a + ib, and the
 // least-squares s over centred points z (src) and w (dst) is
@@ -75,8 +73,9 @@ double spread_aspect(const float* p, int n) {
 // which is exactly Umeyama's c*R with the det(covariance) sign fix (c >= 0,
 // det R = +1): a mirrored point set gets the best proper rotation, never a
 // reflection. No SVD needed, and no rank-1 special case.
-Status umeyama_similarity(const float* src, const float* dst, int n, float m[6]) {
-  if (src == nullptr || dst == nullptr || m == nullptr) return invalid("landmarks are null");
+// Writes (a, b, tx, ty) in double so that callers can invert it exactly.
+Status estimate_similarity(const float* src, const float* dst, int n, double abt[4]) {
+  if (src == nullptr || dst == nullptr) return invalid("landmarks are null");
   if (n < 2) return invalid("a similarity needs at least 2 points");
   if (!all_finite(src, 2 * n) || !all_finite(dst, 2 * n)) {
     return invalid("landmarks contain a non-finite value");
@@ -100,23 +99,31 @@ Status umeyama_similarity(const float* src, const float* dst, int n, float m[6])
     num_b += x * v - y * u;
     den += x * x + y * y;
   }
-  // Relative to the coordinates' magnitude, so that a face far from the
-  // origin is not mistaken for a point.
-  const double magnitude = 1.0 + sx * sx + sy * sy;
-  if (!(den > 1e-12 * magnitude * n)) return invalid("landmarks are all at one point");
+  if (!(den > 0)) return invalid("landmarks are all at one point");
   const double a = num_a / den, b = num_b / den;
   const double scale = std::sqrt(a * a + b * b);
   if (!(scale >= kMinScale && scale <= kMaxScale)) {
     return invalid("landmarks give a degenerate scale (" + std::to_string(scale) + ")");
   }
-  const double tx = dx - (a * sx - b * sy);
-  const double ty = dy - (b * sx + a * sy);
-  m[0] = static_cast<float>(a);
-  m[1] = static_cast<float>(-b);
-  m[2] = static_cast<float>(tx);
-  m[3] = static_cast<float>(b);
-  m[4] = static_cast<float>(a);
-  m[5] = static_cast<float>(ty);
+  abt[0] = a;
+  abt[1] = b;
+  abt[2] = dx - (a * sx - b * sy);
+  abt[3] = dy - (b * sx + a * sy);
+  return Status::ok();
+}
+
+}  // namespace
+
+Status umeyama_similarity(const float* src, const float* dst, int n, float m[6]) {
+  if (m == nullptr) return Status(Code::invalid_argument, "transform output is null");
+  double abt[4];
+  MFN_RETURN_IF_ERROR(estimate_similarity(src, dst, n, abt));
+  m[0] = static_cast<float>(abt[0]);
+  m[1] = static_cast<float>(-abt[1]);
+  m[2] = static_cast<float>(abt[2]);
+  m[3] = static_cast<float>(abt[1]);
+  m[4] = static_cast<float>(abt[0]);
+  m[5] = static_cast<float>(abt[3]);
   return Status::ok();
 }
 
@@ -140,12 +147,12 @@ Status alignment_transform(const float* landmarks, int out_w, int out_h, float t
     target[2 * i] = static_cast<float>(kArcFaceTemplate[2 * i] * sx);
     target[2 * i + 1] = static_cast<float>(kArcFaceTemplate[2 * i + 1] * sy);
   }
-  float m[6];
-  MFN_RETURN_IF_ERROR(umeyama_similarity(landmarks, target, kPoints, m));
+  double abt[4];
+  MFN_RETURN_IF_ERROR(estimate_similarity(landmarks, target, kPoints, abt));
 
   // Invert dst = A src + c with A = [a -b; b a]: src = A^-1 (dst - c),
   // A^-1 = [a b; -b a] / (a^2 + b^2).
-  const double a = m[0], b = m[3], cx = m[2], cy = m[5];
+  const double a = abt[0], b = abt[1], cx = abt[2], cy = abt[3];
   const double r = a * a + b * b;
   const double i0 = a / r, i1 = b / r, i3 = -b / r, i4 = a / r;
   t[0] = static_cast<float>(i0);
