@@ -1,0 +1,176 @@
+#include "engine_wrap.h"
+
+#include <utility>
+
+#include "image_args.h"
+#include "napi_util.h"
+#include "workers.h"
+
+namespace mfn_node {
+
+namespace {
+
+// Marks the External that carries a new engine into the constructor, so that
+// `new Engine(x)` from JavaScript cannot hand us anything else.
+const napi_type_tag kEngineTag = {0x6d666e2d656e6769ULL, 0x6e652d7772617031ULL};
+
+}  // namespace
+
+Napi::Function EngineWrap::define_class(Napi::Env env) {
+  return DefineClass(env, "Engine",
+                     {
+                         InstanceMethod<&EngineWrap::embed>("embed"),
+                         InstanceMethod<&EngineWrap::preprocess>("preprocess"),
+                         InstanceMethod<&EngineWrap::last_timings>("lastTimings"),
+                         InstanceMethod<&EngineWrap::dispose>("dispose"),
+                         InstanceAccessor<&EngineWrap::backend>("backend"),
+                         InstanceAccessor<&EngineWrap::fallback_reason>("fallbackReason"),
+                         InstanceAccessor<&EngineWrap::dimensions>("dimensions"),
+                         InstanceAccessor<&EngineWrap::input_shape>("inputShape"),
+                         InstanceAccessor<&EngineWrap::max_batch>("maxBatch"),
+                         InstanceAccessor<&EngineWrap::disposed>("disposed"),
+                     });
+}
+
+Napi::Object EngineWrap::wrap(Napi::Env env, AddonData* addon, std::unique_ptr<mfn::Engine> engine) {
+  Napi::External<std::unique_ptr<mfn::Engine>> carrier = Napi::External<std::unique_ptr<mfn::Engine>>::New(env, &engine);
+  carrier.TypeTag(&kEngineTag);
+  return addon->engine_constructor.New({carrier});
+}
+
+EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsExternal() || !info[0].As<Napi::External<void>>().CheckTypeTag(&kEngineTag)) {
+    throw Napi::TypeError::New(env, "Engine cannot be constructed directly; use createEngine()");
+  }
+  std::unique_ptr<mfn::Engine>& engine = *info[0].As<Napi::External<std::unique_ptr<mfn::Engine>>>().Data();
+  engine_ = std::move(engine);
+  backend_ = engine_->backend_name();
+  fallback_reason_ = engine_->fallback_reason();
+  dimensions_ = engine_->dimensions();
+  input_c_ = engine_->input_channels();
+  input_h_ = engine_->input_height();
+  input_w_ = engine_->input_width();
+  max_batch_ = engine_->max_batch();
+  addon_ = env.GetInstanceData<AddonData>();
+  addon_->engines.insert(this);
+}
+
+EngineWrap::~EngineWrap() {
+  // Finalizer (JS thread), or env teardown after the cleanup hook has run.
+  if (addon_ != nullptr) addon_->engines.erase(this);
+}
+
+void EngineWrap::close_for_teardown() {
+  disposed_ = true;
+  engine_.reset();  // workers still running keep their own share
+  dispose_waiters_.clear();
+  dispose_promise_.Reset();
+  addon_ = nullptr;
+}
+
+void EngineWrap::throw_if_disposed(Napi::Env env) const {
+  if (disposed_) throw make_error(env, "MFN_DISPOSED", "This embedder has been disposed");
+}
+
+std::shared_ptr<mfn::Engine> EngineWrap::begin_work(Napi::Env env) {
+  throw_if_disposed(env);
+  ++pending_;
+  return engine_;
+}
+
+void EngineWrap::finish_work(Napi::Env env) {
+  --pending_;
+  destroy_if_idle(env);
+}
+
+void EngineWrap::destroy_if_idle(Napi::Env env) {
+  if (!disposed_ || pending_ > 0 || !engine_) return;
+  queue_destroy(env, std::move(engine_), std::move(dispose_waiters_));
+  dispose_waiters_.clear();
+}
+
+Napi::Value EngineWrap::embed(const Napi::CallbackInfo& info) {
+  return queue_embed(info, this);
+}
+
+Napi::Value EngineWrap::preprocess(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  throw_if_disposed(env);
+  float landmarks[10];
+  Napi::Value pixels;
+  mfn::ImageInput image = parse_image(env, info[0], "image", landmarks, &pixels);
+  bool mirror = get_bool(env, info[1], "mirror");
+  Napi::Float32Array out = get_float32_array(env, info[2], "out");
+  size_t values = static_cast<size_t>(input_c_) * input_h_ * input_w_;
+  if (out.ElementLength() != values) {
+    throw make_error(env, "MFN_INVALID_ARGUMENT",
+                     "Expected a Float32Array of " + std::to_string(values) + " values for out but received " +
+                         std::to_string(out.ElementLength()));
+  }
+  // Synchronous: one 112x112 resample, a few tens of microseconds.
+  mfn::Status status = engine_->preprocess(image, mirror, out.Data());
+  if (!status.is_ok()) throw status_error(env, status);
+  return env.Undefined();
+}
+
+Napi::Value EngineWrap::last_timings(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  throw_if_disposed(env);
+  mfn_stage_times times = engine_->last_timings();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("preprocessMs", times.preprocess_ms);
+  result.Set("hostToDeviceMs", times.host_to_device_ms);
+  result.Set("computeMs", times.compute_ms);
+  result.Set("deviceToHostMs", times.device_to_host_ms);
+  return result;
+}
+
+// Idempotent: every call returns the same promise, which resolves once the
+// engine has been destroyed. Calls already queued finish normally; every
+// later call throws MFN_DISPOSED.
+Napi::Value EngineWrap::dispose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (dispose_promise_.IsEmpty()) {
+    Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+    dispose_promise_ = Napi::Persistent(static_cast<Napi::Object>(deferred.Promise()));
+    disposed_ = true;
+    if (engine_) {
+      dispose_waiters_.push_back(deferred);
+      destroy_if_idle(env);
+    } else {
+      deferred.Resolve(env.Undefined());
+    }
+  }
+  return dispose_promise_.Value();
+}
+
+Napi::Value EngineWrap::backend(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), backend_);
+}
+
+Napi::Value EngineWrap::fallback_reason(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), fallback_reason_);
+}
+
+Napi::Value EngineWrap::dimensions(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), dimensions_);
+}
+
+Napi::Value EngineWrap::input_shape(const Napi::CallbackInfo& info) {
+  Napi::Array shape = Napi::Array::New(info.Env(), 3);
+  shape.Set(0u, input_c_);
+  shape.Set(1u, input_h_);
+  shape.Set(2u, input_w_);
+  return shape;
+}
+
+Napi::Value EngineWrap::max_batch(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), max_batch_);
+}
+
+Napi::Value EngineWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), disposed_);
+}
+
+}  // namespace mfn_node
