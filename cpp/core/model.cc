@@ -1,0 +1,780 @@
+// Lowering an ONNX graph to the engine's plan of fused convolutions. Runs
+// once, on the thread that loads the model; the result is immutable.
+//
+// Nodes are visited in file order (ONNX requires topological order). Every
+// activation is one plan tensor produced by one layer. An op that only
+// rescales or activates a tensor (BatchNormalization, PRelu, Relu, Add of a
+// residual, Mul/Add by a constant) is fused into the layer that produced its
+// input when nobody else reads that input; otherwise it becomes a 1x1
+// depthwise layer of its own. Constant affine ops on the graph input fold into
+// the plan's preprocessing instead.
+#include "core/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <map>
+#include <utility>
+
+namespace mfn {
+namespace {
+
+// Sides and channel counts beyond this are not a face model, nor are
+// tensors of more elements per image; the bounds keep every derived size
+// (weights of a GlobalAveragePool, say) far from overflow.
+constexpr int64_t kMaxDim = 1 << 20;
+constexpr int64_t kMaxTensor = 1 << 24;
+
+struct Layer {
+  mfn_conv_layer desc{};  // pointers are filled in once storage is final
+  std::vector<float> weight, bias, slope;
+  std::string name;
+};
+
+struct Value {
+  enum Kind { kConstant, kInput, kActivation } kind = kActivation;
+  const OnnxTensor* constant = nullptr;  // kConstant
+  int tensor = -1;                       // kActivation
+  bool flat = false;                     // a [N, C*H*W] view (Flatten, Reshape, Gemm)
+  // kInput: the graph input after constant affine ops, as
+  // value = manifest_normalised * scale + bias, per channel.
+  double scale[3] = {1, 1, 1};
+  double bias[3] = {0, 0, 0};
+};
+
+std::string dims_string(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+class Lowerer {
+ public:
+  Lowerer(const OnnxModel& onnx, const Manifest& manifest, Model* out)
+      : graph_(onnx.graph), manifest_(manifest), out_(out) {}
+
+  Status run() {
+    MFN_RETURN_IF_ERROR(bind_graph_inputs());
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const OnnxNode& node = graph_.nodes[i];
+      node_name_ = node.name.empty() ? node.op_type + "#" + std::to_string(i) : node.name;
+      MFN_RETURN_IF_ERROR(lower_node(node));
+    }
+    return finish();
+  }
+
+ private:
+  // ---- errors -----------------------------------------------------------
+  Status invalid(const std::string& what) const {
+    return Status(Code::model_invalid, "node '" + node_name_ + "': " + what);
+  }
+  Status unsupported(const std::string& what) const {
+    return Status(Code::model_unsupported, "node '" + node_name_ + "': " + what);
+  }
+
+  // ---- tensors and values ------------------------------------------------
+  int new_tensor(int64_t c, int64_t h, int64_t w, int producer) {
+    out_->tensors.push_back(mfn_tensor_desc{static_cast<int32_t>(c), static_cast<int32_t>(h),
+                                            static_cast<int32_t>(w)});
+    producer_.push_back(producer);
+    readers_.push_back(0);
+    return static_cast<int>(out_->tensors.size()) - 1;
+  }
+
+  const mfn_tensor_desc& desc(const Value& v) const { return out_->tensors[v.tensor]; }
+
+  int uses(const std::string& name) const {
+    auto it = uses_.find(name);
+    return it == uses_.end() ? 0 : it->second;
+  }
+
+  // Binds an ONNX name. For an activation, its readers join the tensor's.
+  // `via_alias`: the node reading the input is not itself a reader (an
+  // alias or a fused op), so it is taken off the count.
+  Status bind(const std::string& name, const Value& v, bool via_alias) {
+    if (name.empty()) return Status::ok();
+    if (!values_.emplace(name, v).second) return invalid("tensor '" + name + "' is produced twice");
+    if (v.kind == Value::kActivation) readers_[v.tensor] += uses(name) - (via_alias ? 1 : 0);
+    return Status::ok();
+  }
+
+  Status input_value(const OnnxNode& node, size_t index, Value* out) const {
+    if (index >= node.inputs.size() || node.inputs[index].empty()) {
+      return invalid("missing input " + std::to_string(index));
+    }
+    auto it = values_.find(node.inputs[index]);
+    if (it == values_.end()) {
+      return invalid("reads '" + node.inputs[index] + "', which no earlier node or initializer produces");
+    }
+    *out = it->second;
+    return Status::ok();
+  }
+
+  // The graph input becomes plan tensor 0 with the affine it has reached;
+  // two different affines of the same input cannot share one tensor.
+  Status materialize(Value* v) {
+    if (v->kind != Value::kInput) return Status::ok();
+    if (input_bound_) {
+      for (int k = 0; k < 3; ++k) {
+        if (input_scale_[k] != v->scale[k] || input_bias_[k] != v->bias[k]) {
+          return unsupported("the graph input is used with two different normalisations");
+        }
+      }
+    }
+    input_bound_ = true;
+    for (int k = 0; k < 3; ++k) {
+      input_scale_[k] = v->scale[k];
+      input_bias_[k] = v->bias[k];
+    }
+    v->kind = Value::kActivation;
+    v->tensor = 0;
+    return Status::ok();
+  }
+
+  Status activation(const OnnxNode& node, size_t index, Value* v) {
+    MFN_RETURN_IF_ERROR(input_value(node, index, v));
+    if (v->kind == Value::kConstant) {
+      return unsupported("input '" + node.inputs[index] + "' is a constant; only activations are supported there");
+    }
+    return materialize(v);
+  }
+
+  Status constant(const OnnxNode& node, size_t index, const OnnxTensor** t) const {
+    Value v;
+    MFN_RETURN_IF_ERROR(input_value(node, index, &v));
+    if (v.kind != Value::kConstant) {
+      return unsupported("input '" + node.inputs[index] + "' must be a constant initializer");
+    }
+    *t = v.constant;
+    return Status::ok();
+  }
+
+  Status float_constant(const OnnxNode& node, size_t index, const OnnxTensor** t) const {
+    MFN_RETURN_IF_ERROR(constant(node, index, t));
+    if ((*t)->data_type != kOnnxFloat && (*t)->data_type != kOnnxDouble) {
+      return unsupported("constant '" + (*t)->name + "' has data type " + std::to_string((*t)->data_type) +
+                         ", not float");
+    }
+    if (static_cast<int64_t>((*t)->floats.size()) != (*t)->element_count()) {
+      return invalid("constant '" + (*t)->name + "' has " + std::to_string((*t)->floats.size()) +
+                     " values for shape " + dims_string((*t)->dims));
+    }
+    return Status::ok();
+  }
+
+  // The layer a fused op may join: the producer of v's tensor, when this
+  // node is that tensor's only reader.
+  int fusable_layer(const Value& v) const {
+    if (v.kind != Value::kActivation || v.tensor <= 0 || readers_[v.tensor] != 1) return -1;
+    return producer_[v.tensor];
+  }
+
+  // Channels a per-channel op sees: C of a CxHxW tensor; a flattened one
+  // only when it is Cx1x1 (otherwise its features are not channels).
+  Status channels(const Value& v, int* c) const {
+    if (v.kind == Value::kInput) {
+      *c = 3;
+      return Status::ok();
+    }
+    const mfn_tensor_desc& d = desc(v);
+    if (v.flat && d.h * d.w != 1) return unsupported("per-channel op on a flattened spatial tensor");
+    *c = d.c;
+    return Status::ok();
+  }
+
+  // A constant broadcast per channel: a scalar, [C,1,1] (leading 1s allowed)
+  // for a CxHxW tensor, [C] for a flattened one, and [C] for PRelu slopes.
+  Status channel_vector(const OnnxTensor& t, int c, bool flat, bool allow_1d, std::vector<double>* out) const {
+    if (t.floats.size() == 1) {
+      out->assign(c, t.floats[0]);
+      return Status::ok();
+    }
+    std::vector<int64_t> d = t.dims;
+    while (!d.empty() && d.front() == 1 && static_cast<int64_t>(d.size()) > (flat ? 1 : 3)) d.erase(d.begin());
+    const std::vector<int64_t> vec{c}, chw{c, 1, 1};
+    const bool per_channel = flat ? d == vec : (d == chw || (allow_1d && d == vec));
+    if (!per_channel || t.floats.size() != static_cast<size_t>(c)) {
+      return unsupported("constant '" + t.name + "' of shape " + dims_string(t.dims) +
+                         " does not broadcast per channel over " + std::to_string(c) + " channels");
+    }
+    out->assign(t.floats.begin(), t.floats.end());
+    return Status::ok();
+  }
+
+  // ---- layers -------------------------------------------------------------
+  // A 1x1 depthwise layer on `in` (weights 1, bias 0): the carrier of ops
+  // that cannot be fused into a producer.
+  Layer identity_layer(const Value& in) const {
+    const mfn_tensor_desc& d = desc(in);
+    Layer l;
+    set_geometry(&l.desc, d, d.c, d.h, d.w, 1, 1, d.c);
+    l.weight.assign(d.c, 1.0f);
+    l.bias.assign(d.c, 0.0f);
+    l.desc.input = in.tensor;
+    return l;
+  }
+
+  static void set_geometry(mfn_conv_layer* l, const mfn_tensor_desc& in, int64_t out_c, int64_t out_h, int64_t out_w,
+                           int64_t kh, int64_t kw, int64_t group) {
+    l->residual = -1;
+    l->residual_after_act = 0;
+    l->in_c = in.c;
+    l->in_h = in.h;
+    l->in_w = in.w;
+    l->out_c = static_cast<int32_t>(out_c);
+    l->out_h = static_cast<int32_t>(out_h);
+    l->out_w = static_cast<int32_t>(out_w);
+    l->kernel_h = static_cast<int32_t>(kh);
+    l->kernel_w = static_cast<int32_t>(kw);
+    l->stride_h = l->stride_w = 1;
+    l->dilation_h = l->dilation_w = 1;
+    l->group = static_cast<int32_t>(group);
+  }
+
+  // Appends the layer, creates its output tensor and binds `name` to it.
+  Status add_layer(Layer l, const std::string& name, bool flat) {
+    const int index = static_cast<int>(layers_.size());
+    l.desc.output = new_tensor(l.desc.out_c, l.desc.out_h, l.desc.out_w, index);
+    l.name = node_name_;
+    const int tensor = l.desc.output;
+    layers_.push_back(std::move(l));
+    Value v;
+    v.tensor = tensor;
+    v.flat = flat;
+    return bind(name, v, false);
+  }
+
+  // y = x * scale + shift per channel, fused when possible.
+  Status apply_affine(Value x, const std::vector<double>& scale, const std::vector<double>& shift,
+                      const std::string& out_name) {
+    if (x.kind == Value::kInput) {
+      for (int k = 0; k < 3; ++k) {
+        x.scale[k] *= scale[k];
+        x.bias[k] = x.bias[k] * scale[k] + shift[k];
+      }
+      return bind(out_name, x, true);
+    }
+    const int li = fusable_layer(x);
+    if (li >= 0 && layers_[li].slope.empty() && layers_[li].desc.residual < 0) {
+      Layer& l = layers_[li];
+      const size_t per_out = l.weight.size() / l.desc.out_c;
+      for (int o = 0; o < l.desc.out_c; ++o) {
+        for (size_t j = 0; j < per_out; ++j) l.weight[o * per_out + j] = static_cast<float>(l.weight[o * per_out + j] * scale[o]);
+        l.bias[o] = static_cast<float>(l.bias[o] * scale[o] + shift[o]);
+      }
+      return bind(out_name, x, true);
+    }
+    Layer l = identity_layer(x);
+    for (int o = 0; o < l.desc.out_c; ++o) {
+      l.weight[o] = static_cast<float>(scale[o]);
+      l.bias[o] = static_cast<float>(shift[o]);
+    }
+    return add_layer(std::move(l), out_name, x.flat);
+  }
+
+  Status apply_slope(Value x, std::vector<float> slope, const std::string& out_name) {
+    const int li = fusable_layer(x);
+    if (li >= 0 && layers_[li].slope.empty()) {
+      // With a residual already fused this is act(conv + residual).
+      layers_[li].slope = std::move(slope);
+      return bind(out_name, x, true);
+    }
+    Layer l = identity_layer(x);
+    l.slope = std::move(slope);
+    return add_layer(std::move(l), out_name, x.flat);
+  }
+
+  // ---- ops ----------------------------------------------------------------
+  Status lower_node(const OnnxNode& node) {
+    if (!node.domain.empty() && node.domain != "ai.onnx") {
+      return Status(Code::model_unsupported,
+                    "unsupported op '" + node.domain + "." + node.op_type + "' in node '" + node_name_ + "'");
+    }
+    const std::string& op = node.op_type;
+    static const char* const kSupported[] = {"Conv", "BatchNormalization", "PRelu", "Relu", "Add", "Sub", "Mul",
+                                             "Div", "Gemm", "MatMul", "GlobalAveragePool", "Flatten", "Reshape",
+                                             "Identity", "Dropout", "Constant"};
+    if (std::find(std::begin(kSupported), std::end(kSupported), op) == std::end(kSupported)) {
+      return Status(Code::model_unsupported, "unsupported op '" + op + "' in node '" + node_name_ + "'");
+    }
+    if (node.outputs.empty() || node.outputs[0].empty()) return invalid("has no output");
+    // Only the first output is ever produced (BatchNormalization's running
+    // statistics and Dropout's mask are training outputs).
+    for (size_t i = 1; i < node.outputs.size(); ++i) {
+      if (uses(node.outputs[i]) > 0) return unsupported("output '" + node.outputs[i] + "' is used");
+    }
+    if (op == "Conv") return lower_conv(node);
+    if (op == "BatchNormalization") return lower_batch_norm(node);
+    if (op == "PRelu" || op == "Relu") return lower_activation(node);
+    if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return lower_binary(node);
+    if (op == "Gemm" || op == "MatMul") return lower_gemm(node);
+    if (op == "GlobalAveragePool") return lower_global_average_pool(node);
+    if (op == "Identity" || op == "Dropout") {
+      Value x;
+      MFN_RETURN_IF_ERROR(input_value(node, 0, &x));
+      return bind(node.outputs[0], x, true);
+    }
+    if (op == "Constant") {
+      const OnnxAttribute* value = node.attribute("value");
+      if (!value || !value->has_tensor) return unsupported("Constant without a 'value' tensor");
+      Value v;
+      v.kind = Value::kConstant;
+      v.constant = &value->t;
+      return bind(node.outputs[0], v, false);
+    }
+    return lower_flatten(node);  // Flatten or Reshape
+  }
+
+  Status ints_attr(const OnnxNode& node, const char* name, size_t count, int64_t fallback,
+                   std::vector<int64_t>* out) const {
+    const OnnxAttribute* a = node.attribute(name);
+    if (!a) {
+      out->assign(count, fallback);
+      return Status::ok();
+    }
+    if (a->ints.size() != count) {
+      return unsupported(std::string("attribute '") + name + "' has " + std::to_string(a->ints.size()) +
+                         " values, expected " + std::to_string(count));
+    }
+    *out = a->ints;
+    return Status::ok();
+  }
+
+  Status lower_conv(const OnnxNode& node) {
+    Value x;
+    MFN_RETURN_IF_ERROR(activation(node, 0, &x));
+    if (x.flat) return unsupported("Conv on a flattened tensor");
+    const OnnxTensor* w = nullptr;
+    MFN_RETURN_IF_ERROR(float_constant(node, 1, &w));
+    if (w->dims.size() != 4) return unsupported("Conv weight of shape " + dims_string(w->dims) + " (only 2-D convolutions)");
+    const mfn_tensor_desc in = desc(x);
+    const int64_t out_c = w->dims[0], kh = w->dims[2], kw = w->dims[3];
+    const OnnxAttribute* group_attr = node.attribute("group");
+    const int64_t group = group_attr ? group_attr->i : 1;
+    for (int64_t d : w->dims) {
+      if (d < 1 || d > kMaxDim) return invalid("Conv weight of shape " + dims_string(w->dims));
+    }
+    if (group < 1 || group > kMaxDim || out_c % group != 0 || w->dims[1] * group != in.c) {
+      return invalid("Conv weight " + dims_string(w->dims) + " with group " + std::to_string(group) +
+                     " does not fit an input of " + std::to_string(in.c) + " channels");
+    }
+    std::vector<int64_t> kernel, strides, dilations, pads;
+    MFN_RETURN_IF_ERROR(ints_attr(node, "kernel_shape", 2, 0, &kernel));
+    if (node.attribute("kernel_shape") && (kernel[0] != kh || kernel[1] != kw)) {
+      return invalid("kernel_shape " + dims_string(kernel) + " does not match the weight " + dims_string(w->dims));
+    }
+    MFN_RETURN_IF_ERROR(ints_attr(node, "strides", 2, 1, &strides));
+    MFN_RETURN_IF_ERROR(ints_attr(node, "dilations", 2, 1, &dilations));
+    MFN_RETURN_IF_ERROR(ints_attr(node, "pads", 4, 0, &pads));
+    for (int k = 0; k < 2; ++k) {
+      if (strides[k] < 1 || strides[k] > kMaxDim || dilations[k] < 1 || dilations[k] > kMaxDim) {
+        return invalid("strides " + dims_string(strides) + " / dilations " + dims_string(dilations));
+      }
+    }
+    for (int64_t p : pads) {
+      if (p < 0 || p > kMaxDim) return invalid("pads " + dims_string(pads));
+    }
+    const int64_t size[2] = {in.h, in.w};
+    const int64_t ksize[2] = {kh, kw};
+    const OnnxAttribute* auto_pad = node.attribute("auto_pad");
+    const std::string mode = auto_pad ? auto_pad->s : "NOTSET";
+    int64_t out_size[2];
+    for (int k = 0; k < 2; ++k) {
+      const int64_t span = dilations[k] * (ksize[k] - 1) + 1;
+      if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
+        out_size[k] = (size[k] + strides[k] - 1) / strides[k];
+        const int64_t total = std::max<int64_t>(0, (out_size[k] - 1) * strides[k] + span - size[k]);
+        const int64_t small = total / 2;
+        pads[k] = mode == "SAME_UPPER" ? small : total - small;  // begin
+        pads[k + 2] = total - pads[k];                           // end
+      } else if (mode == "VALID" || mode == "NOTSET" || mode.empty()) {
+        if (mode == "VALID") pads[k] = pads[k + 2] = 0;
+        const int64_t padded = size[k] + pads[k] + pads[k + 2];
+        out_size[k] = padded < span ? 0 : (padded - span) / strides[k] + 1;
+      } else {
+        return unsupported("auto_pad '" + mode + "'");
+      }
+      if (out_size[k] < 1) return invalid("Conv output would be empty");
+    }
+    if (out_size[0] * out_size[1] > kMaxTensor || out_c * out_size[0] * out_size[1] > kMaxTensor) return unsupported("Conv output is too large");
+    Layer l;
+    set_geometry(&l.desc, in, out_c, out_size[0], out_size[1], kh, kw, group);
+    l.desc.input = x.tensor;
+    l.desc.stride_h = static_cast<int32_t>(strides[0]);
+    l.desc.stride_w = static_cast<int32_t>(strides[1]);
+    l.desc.dilation_h = static_cast<int32_t>(dilations[0]);
+    l.desc.dilation_w = static_cast<int32_t>(dilations[1]);
+    l.desc.pad_top = static_cast<int32_t>(pads[0]);
+    l.desc.pad_left = static_cast<int32_t>(pads[1]);
+    l.desc.pad_bottom = static_cast<int32_t>(pads[2]);
+    l.desc.pad_right = static_cast<int32_t>(pads[3]);
+    l.weight = w->floats;
+    l.bias.assign(out_c, 0.0f);
+    if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
+      const OnnxTensor* b = nullptr;
+      MFN_RETURN_IF_ERROR(float_constant(node, 2, &b));
+      if (b->floats.size() != static_cast<size_t>(out_c)) {
+        return invalid("Conv bias of shape " + dims_string(b->dims) + " for " + std::to_string(out_c) + " outputs");
+      }
+      l.bias = b->floats;
+    }
+    return add_layer(std::move(l), node.outputs[0], false);
+  }
+
+  Status lower_batch_norm(const OnnxNode& node) {
+    Value x;
+    MFN_RETURN_IF_ERROR(input_value(node, 0, &x));
+    if (x.kind == Value::kConstant) return unsupported("BatchNormalization of a constant");
+    int c = 0;
+    MFN_RETURN_IF_ERROR(channels(x, &c));
+    std::vector<double> params[4];  // scale, B, mean, var
+    for (int i = 0; i < 4; ++i) {
+      const OnnxTensor* t = nullptr;
+      MFN_RETURN_IF_ERROR(float_constant(node, 1 + i, &t));
+      if (t->floats.size() != static_cast<size_t>(c)) {
+        return invalid("BatchNormalization parameter '" + t->name + "' of shape " + dims_string(t->dims) + " for " +
+                       std::to_string(c) + " channels");
+      }
+      params[i].assign(t->floats.begin(), t->floats.end());
+    }
+    const OnnxAttribute* eps_attr = node.attribute("epsilon");
+    const double eps = eps_attr ? eps_attr->f : 1e-5;
+    std::vector<double> scale(c), shift(c);
+    for (int k = 0; k < c; ++k) {
+      const double var = params[3][k] + eps;
+      if (!(var > 0)) return invalid("BatchNormalization variance + epsilon is not positive");
+      scale[k] = params[0][k] / std::sqrt(var);
+      shift[k] = params[1][k] - params[2][k] * scale[k];
+    }
+    return apply_affine(x, scale, shift, node.outputs[0]);
+  }
+
+  Status lower_activation(const OnnxNode& node) {
+    Value x;
+    MFN_RETURN_IF_ERROR(activation(node, 0, &x));
+    int c = 0;
+    MFN_RETURN_IF_ERROR(channels(x, &c));
+    std::vector<float> slope(c, 0.0f);
+    if (node.op_type == "PRelu") {
+      const OnnxTensor* t = nullptr;
+      MFN_RETURN_IF_ERROR(float_constant(node, 1, &t));
+      std::vector<double> s;
+      MFN_RETURN_IF_ERROR(channel_vector(*t, c, x.flat, true, &s));
+      slope.assign(s.begin(), s.end());
+    }
+    return apply_slope(x, std::move(slope), node.outputs[0]);
+  }
+
+  // Add/Sub/Mul/Div: with a constant operand, a per-channel affine; Add of
+  // two activations, a residual.
+  Status lower_binary(const OnnxNode& node) {
+    const std::string& op = node.op_type;
+    Value a, b;
+    MFN_RETURN_IF_ERROR(input_value(node, 0, &a));
+    MFN_RETURN_IF_ERROR(input_value(node, 1, &b));
+    if (a.kind == Value::kConstant && b.kind == Value::kConstant) {
+      return unsupported(op + " of two constants (fold constants before loading)");
+    }
+    if (a.kind != Value::kConstant && b.kind != Value::kConstant) {
+      if (op != "Add") return unsupported(op + " of two activations");
+      return lower_residual(node, a, b);
+    }
+    const bool constant_first = a.kind == Value::kConstant;
+    const Value& x = constant_first ? b : a;
+    const OnnxTensor* k = nullptr;
+    MFN_RETURN_IF_ERROR(float_constant(node, constant_first ? 0 : 1, &k));
+    int c = 0;
+    MFN_RETURN_IF_ERROR(channels(x, &c));
+    std::vector<double> v;
+    MFN_RETURN_IF_ERROR(channel_vector(*k, c, x.flat, false, &v));
+    std::vector<double> scale(c, 1.0), shift(c, 0.0);
+    for (int i = 0; i < c; ++i) {
+      if (op == "Add") {
+        shift[i] = v[i];
+      } else if (op == "Sub") {
+        if (constant_first) scale[i] = -1.0;  // k - x
+        shift[i] = constant_first ? v[i] : -v[i];
+      } else if (op == "Mul") {
+        scale[i] = v[i];
+      } else {
+        if (constant_first) return unsupported("Div of a constant by an activation");
+        if (v[i] == 0) return invalid("Div by zero");
+        scale[i] = 1.0 / v[i];
+      }
+    }
+    return apply_affine(x, scale, shift, node.outputs[0]);
+  }
+
+  Status lower_residual(const OnnxNode& node, Value a, Value b) {
+    MFN_RETURN_IF_ERROR(materialize(&a));
+    MFN_RETURN_IF_ERROR(materialize(&b));
+    const mfn_tensor_desc &da = desc(a), &db = desc(b);
+    if (da.c != db.c || da.h != db.h || da.w != db.w) {
+      return unsupported("Add of tensors of different shapes (" + std::to_string(da.c) + "x" + std::to_string(da.h) +
+                         "x" + std::to_string(da.w) + " and " + std::to_string(db.c) + "x" + std::to_string(db.h) +
+                         "x" + std::to_string(db.w) + ")");
+    }
+    // Fuse into the later producer; the other operand must already exist
+    // when that layer runs.
+    Value order[2] = {a, b};
+    if (producer_[b.tensor] > producer_[a.tensor]) std::swap(order[0], order[1]);
+    for (int i = 0; i < 2; ++i) {
+      const Value& target = order[i];
+      const Value& other = order[1 - i];
+      const int li = fusable_layer(target);
+      if (li < 0 || target.tensor == other.tensor || layers_[li].desc.residual >= 0 || producer_[other.tensor] >= li) {
+        continue;
+      }
+      Layer& l = layers_[li];
+      l.desc.residual = other.tensor;
+      l.desc.residual_after_act = l.slope.empty() ? 0 : 1;
+      return bind(node.outputs[0], target, true);
+    }
+    Layer l = identity_layer(a);
+    l.desc.residual = b.tensor;
+    return add_layer(std::move(l), node.outputs[0], a.flat && b.flat);
+  }
+
+  // Gemm / MatMul with a constant weight: a convolution whose kernel covers
+  // the whole input, since ONNX flattens C,H,W in exactly OIHW order.
+  Status lower_gemm(const OnnxNode& node) {
+    const bool gemm = node.op_type == "Gemm";
+    Value x;
+    MFN_RETURN_IF_ERROR(activation(node, 0, &x));
+    if (!gemm && !x.flat) return unsupported("MatMul on a 4-D tensor (only after Flatten/Reshape)");
+    const OnnxTensor* w = nullptr;
+    MFN_RETURN_IF_ERROR(float_constant(node, 1, &w));
+    const OnnxAttribute* a_alpha = node.attribute("alpha");
+    const OnnxAttribute* a_beta = node.attribute("beta");
+    const OnnxAttribute* a_trans_a = node.attribute("transA");
+    const OnnxAttribute* a_trans_b = node.attribute("transB");
+    const double alpha = gemm && a_alpha ? a_alpha->f : 1.0;
+    const double beta = gemm && a_beta ? a_beta->f : 1.0;
+    const bool trans_b = gemm && a_trans_b && a_trans_b->i != 0;
+    if (gemm && a_trans_a && a_trans_a->i != 0) return unsupported("Gemm with transA");
+    if (w->dims.size() != 2) return unsupported(node.op_type + " weight of shape " + dims_string(w->dims));
+    const mfn_tensor_desc in = desc(x);
+    const int64_t features = static_cast<int64_t>(in.c) * in.h * in.w;
+    const int64_t k_dim = trans_b ? w->dims[1] : w->dims[0];
+    const int64_t n_dim = trans_b ? w->dims[0] : w->dims[1];
+    if (k_dim != features || n_dim < 1 || n_dim > kMaxDim) {
+      return invalid(node.op_type + " weight of shape " + dims_string(w->dims) + " for " + std::to_string(features) +
+                     " input features");
+    }
+    Layer l;
+    set_geometry(&l.desc, in, n_dim, 1, 1, in.h, in.w, 1);
+    l.desc.input = x.tensor;
+    l.weight.resize(static_cast<size_t>(n_dim * features));
+    for (int64_t n = 0; n < n_dim; ++n) {
+      for (int64_t k = 0; k < features; ++k) {
+        const float v = trans_b ? w->floats[n * features + k] : w->floats[k * n_dim + n];
+        l.weight[n * features + k] = static_cast<float>(alpha * v);
+      }
+    }
+    l.bias.assign(n_dim, 0.0f);
+    if (gemm && node.inputs.size() > 2 && !node.inputs[2].empty()) {
+      const OnnxTensor* c = nullptr;
+      MFN_RETURN_IF_ERROR(float_constant(node, 2, &c));
+      const size_t count = c->floats.size();
+      if (count != 1 && count != static_cast<size_t>(n_dim)) {
+        return unsupported("Gemm bias of shape " + dims_string(c->dims) + " (only a scalar or [N])");
+      }
+      for (int64_t n = 0; n < n_dim; ++n) l.bias[n] = static_cast<float>(beta * c->floats[count == 1 ? 0 : n]);
+    }
+    return add_layer(std::move(l), node.outputs[0], true);
+  }
+
+  Status lower_global_average_pool(const OnnxNode& node) {
+    Value x;
+    MFN_RETURN_IF_ERROR(activation(node, 0, &x));
+    if (x.flat) return unsupported("GlobalAveragePool on a flattened tensor");
+    const mfn_tensor_desc in = desc(x);
+    Layer l;
+    set_geometry(&l.desc, in, in.c, 1, 1, in.h, in.w, in.c);
+    l.desc.input = x.tensor;
+    l.weight.assign(static_cast<size_t>(in.c) * in.h * in.w, 1.0f / (static_cast<float>(in.h) * in.w));
+    l.bias.assign(in.c, 0.0f);
+    return add_layer(std::move(l), node.outputs[0], false);
+  }
+
+  // Flatten(axis 1) and Reshape to [N, C*H*W]: the same tensor, viewed flat.
+  Status lower_flatten(const OnnxNode& node) {
+    Value x;
+    MFN_RETURN_IF_ERROR(activation(node, 0, &x));
+    const mfn_tensor_desc in = desc(x);
+    const int64_t features = static_cast<int64_t>(in.c) * in.h * in.w;
+    if (node.op_type == "Flatten") {
+      const OnnxAttribute* axis = node.attribute("axis");
+      if (axis && axis->i != 1) return unsupported("Flatten with axis " + std::to_string(axis->i) + " (only 1)");
+    } else {
+      const OnnxTensor* shape = nullptr;
+      MFN_RETURN_IF_ERROR(constant(node, 1, &shape));
+      const std::vector<int64_t>& s = shape->ints;
+      const bool ok = s.size() == 2 && (s[0] == -1 || s[0] == 0 || s[0] == 1) &&
+                      (s[1] == features || (s[1] == -1 && s[0] != -1) || (s[1] == 0 && in.c == features));
+      if (!ok) {
+        return unsupported("Reshape to " + dims_string(s) + " (only [N, " + std::to_string(features) + "])");
+      }
+    }
+    x.flat = true;
+    return bind(node.outputs[0], x, true);
+  }
+
+  // ---- graph boundary -----------------------------------------------------
+  Status bind_graph_inputs() {
+    if (manifest_.height < 1 || manifest_.width < 1 || manifest_.height > kMaxDim || manifest_.width > kMaxDim) {
+      return Status(Code::model_invalid, "manifest height/width must be positive");
+    }
+    for (const OnnxNode& node : graph_.nodes) {
+      for (const std::string& name : node.inputs) {
+        if (!name.empty()) ++uses_[name];
+      }
+    }
+    for (const OnnxValueInfo& o : graph_.outputs) ++uses_[o.name];
+    for (const OnnxTensor& t : graph_.initializers) {
+      Value v;
+      v.kind = Value::kConstant;
+      v.constant = &t;
+      if (!values_.emplace(t.name, v).second) {
+        return Status(Code::model_invalid, "initializer '" + t.name + "' appears twice");
+      }
+    }
+    if (3 * static_cast<int64_t>(manifest_.height) * manifest_.width > kMaxTensor) {
+      return Status(Code::model_unsupported, "model input is too large");
+    }
+    new_tensor(3, manifest_.height, manifest_.width, -1);
+    bool found = false;
+    for (const OnnxValueInfo& in : graph_.inputs) {
+      if (values_.count(in.name) && values_.at(in.name).kind == Value::kConstant) continue;  // IR < 4 lists initializers
+      if (in.name != manifest_.input_name) {
+        return Status(Code::model_unsupported, "graph input '" + in.name + "' is not the manifest's input '" +
+                                                   manifest_.input_name + "' (one input only)");
+      }
+      const std::vector<int64_t>& d = in.dims;
+      if (!d.empty() && d.size() != 4) {
+        return Status(Code::model_unsupported, "graph input '" + in.name + "' has shape " + dims_string(d) +
+                                                   " (only N x C x H x W)");
+      }
+      if (d.size() == 4 && d[1] > 0 && d[1] != 3) {
+        return Status(Code::model_unsupported, "graph input '" + in.name + "' has " + std::to_string(d[1]) +
+                                                   " channels (only 3)");
+      }
+      if (d.size() == 4 && ((d[2] > 0 && d[2] != manifest_.height) || (d[3] > 0 && d[3] != manifest_.width))) {
+        return Status(Code::model_invalid, "graph input '" + in.name + "' is " + dims_string(d) + " but the manifest says " +
+                                               std::to_string(manifest_.height) + "x" + std::to_string(manifest_.width));
+      }
+      Value v;
+      v.kind = Value::kInput;
+      values_[in.name] = v;
+      found = true;
+    }
+    if (!found) {
+      return Status(Code::model_invalid, "graph has no input named '" + manifest_.input_name + "'");
+    }
+    return Status::ok();
+  }
+
+  Status finish() {
+    bool listed = false;
+    for (const OnnxValueInfo& o : graph_.outputs) listed = listed || o.name == manifest_.output_name;
+    if (!listed) return Status(Code::model_invalid, "graph has no output named '" + manifest_.output_name + "'");
+    auto it = values_.find(manifest_.output_name);
+    if (it == values_.end()) {
+      return Status(Code::model_invalid, "graph output '" + manifest_.output_name + "' is not produced by any node");
+    }
+    const Value& v = it->second;
+    if (v.kind != Value::kActivation || v.tensor == 0) {
+      return Status(Code::model_unsupported, "graph output '" + manifest_.output_name + "' is not computed by a layer");
+    }
+    const mfn_tensor_desc& d = desc(v);
+    if (d.h != 1 || d.w != 1) {
+      return Status(Code::model_unsupported, "graph output is " + std::to_string(d.c) + "x" + std::to_string(d.h) + "x" +
+                                                 std::to_string(d.w) + ", not an embedding vector");
+    }
+    if (manifest_.embedding_size != d.c) {
+      return Status(Code::model_invalid, "manifest embeddingSize " + std::to_string(manifest_.embedding_size) +
+                                             " but the graph outputs " + std::to_string(d.c) + " values");
+    }
+
+    Model& m = *out_;
+    m.manifest = manifest_;
+    m.layers.clear();
+    m.layer_names.clear();
+    m.storage.clear();
+    m.storage.reserve(layers_.size() * 3);
+    for (Layer& l : layers_) {
+      // Reserved above, so these vectors never move once pointed to.
+      m.storage.push_back(std::move(l.weight));
+      l.desc.weight = m.storage.back().data();
+      m.storage.push_back(std::move(l.bias));
+      l.desc.bias = m.storage.back().data();
+      l.desc.slope = nullptr;
+      if (!l.slope.empty()) {
+        m.storage.push_back(std::move(l.slope));
+        l.desc.slope = m.storage.back().data();
+      }
+      m.layers.push_back(l.desc);
+      m.layer_names.push_back(l.name);
+    }
+
+    mfn_plan& p = m.plan;
+    p = mfn_plan{};
+    p.num_tensors = static_cast<int32_t>(m.tensors.size());
+    p.tensors = m.tensors.data();
+    p.num_layers = static_cast<int32_t>(m.layers.size());
+    p.layers = m.layers.data();
+    p.output = v.tensor;
+    p.embedding_size = d.c;
+    const bool bgr = manifest_.channel_order == "BGR";
+    for (int k = 0; k < 3; ++k) {
+      // Model channel k is (pixel - mean) / std, then the graph's own affine.
+      p.channel_src[k] = bgr ? 2 - k : k;
+      const double std_k = manifest_.std[k];
+      p.input_scale[k] = static_cast<float>(input_scale_[k] / std_k);
+      p.input_bias[k] = static_cast<float>(-manifest_.mean[k] / std_k * input_scale_[k] + input_bias_[k]);
+    }
+    return Status::ok();
+  }
+
+  const OnnxGraph& graph_;
+  const Manifest& manifest_;
+  Model* out_;
+  std::string node_name_;
+  std::map<std::string, Value> values_;
+  std::map<std::string, int> uses_;
+  std::vector<int> producer_;  // per tensor: index of its layer, -1 for the input
+  std::vector<int> readers_;   // per tensor: nodes that read it as an operand (not aliases)
+  std::vector<Layer> layers_;
+  bool input_bound_ = false;
+  double input_scale_[3] = {1, 1, 1};
+  double input_bias_[3] = {0, 0, 0};
+};
+
+}  // namespace
+
+Status lower_model(const OnnxModel& onnx, const Manifest& manifest, Model* out) {
+  out->tensors.clear();
+  out->layers.clear();
+  out->layer_names.clear();
+  out->storage.clear();
+  out->plan = mfn_plan{};
+  Status s = Lowerer(onnx, manifest, out).run();
+  if (!s.is_ok()) {
+    out->tensors.clear();
+    out->layers.clear();
+    out->layer_names.clear();
+    out->storage.clear();
+    out->plan = mfn_plan{};
+  }
+  return s;
+}
+
+Status load_model(const std::string& onnx_path, const std::string& manifest_path, Model* out) {
+  Manifest manifest;
+  MFN_RETURN_IF_ERROR(read_manifest(manifest_path, &manifest));
+  OnnxModel onnx;
+  MFN_RETURN_IF_ERROR(read_onnx_file(onnx_path, &onnx));
+  return lower_model(onnx, manifest, out);
+}
+
+}  // namespace mfn
