@@ -1,0 +1,83 @@
+// What the parent (runner.ts) and a child (child.ts) say to each other over
+// the IPC channel (JSON), and the shape of one configuration's result, which
+// is also what --json writes.
+import type { BackendChoice, Budget } from "./options.js";
+import type { Percentiles } from "./stats.js";
+
+export type EngineName = "mfn" | "onnxruntime-node";
+
+// One configuration, run in one fresh child process.
+export interface RunSpec {
+  engine: EngineName;
+  backend: BackendChoice;    // requested backend; always "cpu" for the peer
+  flip: boolean;
+  batch: number;             // images per call
+  concurrency: number;       // calls in flight (> 1 only with batch 1)
+  threads: number;
+  warmup: Budget;
+  measure: Budget;
+  pixels: string;            // index file of the pixel set (pixels.ts)
+  model: string;             // .onnx path
+}
+
+export interface StageMedians {
+  preprocess: number;
+  hostToDevice: number;
+  compute: number;
+  deviceToHost: number;
+  jsRoundTrip: number;       // call latency - the four native stages
+}
+
+export interface RunResult {
+  engine: EngineName;
+  requestedBackend: BackendChoice;
+  backend: string;           // what actually ran ("cpu", "cuda")
+  fallbackReason: string | null;
+  flip: boolean;
+  batch: number;
+  concurrency: number;
+  threads: number;
+  loadMs: number;            // createEmbedder / InferenceSession.create
+  warmup: { calls: number; seconds: number };
+  calls: number;             // timed calls
+  images: number;            // images embedded in the timed phase
+  seconds: number;           // wall time of the timed phase
+  imagesPerSec: number;
+  embeddingsPerSec: number;  // = imagesPerSec: one embedding per image
+  passesPerSec: number;      // network forward passes: x2 with flip
+  latencyMs: Percentiles;    // per call
+  stagesMs: StageMedians | null;  // null for the peer (it reports none)
+  rssMb: number;             // child's resident memory after the timed phase
+}
+
+// A configuration that could not run (no GPU, addon missing, crash).
+export interface RunFailure {
+  engine: EngineName;
+  requestedBackend: BackendChoice;
+  flip: boolean;
+  batch: number;
+  concurrency: number;
+  error: string;
+}
+
+export type NativeStages = Omit<StageMedians, "jsRoundTrip">;
+
+// What a child's timing loop drives: mfn or a peer.
+export interface Driver {
+  backend: string;
+  fallbackReason: string | null;
+  // One call of `batch` images; slot = which in-flight call (varies the image).
+  call(slot: number): Promise<void>;
+  // Native stages of the call that just finished; null when there are none.
+  stages(): NativeStages | null;
+  dispose(): Promise<void>;
+}
+
+export type ChildMessage =
+  | { type: "progress"; phase: "load" | "warmup" | "measure"; fraction: number }
+  | { type: "result"; result: RunResult }
+  | { type: "error"; message: string };
+
+export function isFailure(r: RunResult | RunFailure): r is RunFailure {
+  return "error" in r;
+}
