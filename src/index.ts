@@ -1,0 +1,18 @@
+// mfn: MobileFaceNet face embeddings for Node.js.
+export { createEmbedder } from "./embedder.js";
+export type {
+  BackendName,
+  BatchItem,
+  EmbedBatchOptions,
+  EmbedOptions,
+  Embedder,
+  EmbedderOptions,
+  PreprocessOptions,
+  StageTimings,
+  VerifyOptions,
+  VerifyResult,
+} from "./embedder.js";
+export type { ImageInput, Landmarks, RawImage } from "./inputs.js";
+export { MfnError, MFN_ERROR_CODES } from "./errors.js";
+export type { MfnErrorCode } from "./errors.js";
+export { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";
