@@ -14,7 +14,7 @@ interface Series {
   color: string;
   dashed: boolean;
   marker: "circle" | "square";
-  points: { x: number; y: number }[];
+  points: { x: number; y: number; labelled: boolean }[];
 }
 
 const WIDTH = 900;
@@ -52,7 +52,8 @@ function buildSeries(results: readonly RunResult[]): Series[] {
       s = { label, color: colors.get(base)!, dashed: concurrent, marker: r.flip ? "circle" : "square", points: [] };
       groups.set(label, s);
     }
-    s.points.push({ x, y: r.imagesPerSec });
+    // The batch-1 point of a concurrent line repeats the batch line's: label it once.
+    s.points.push({ x, y: r.imagesPerSec, labelled: !(concurrent && r.concurrency === 1) });
   };
   const hasConcurrent = (r: RunResult) =>
     results.some((o) => o.engine === r.engine && o.backend === r.backend && o.flip === r.flip && o.concurrency > 1);
@@ -86,9 +87,9 @@ export function renderChart(rows: readonly (RunResult | RunFailure)[], ctx: Char
   out.push(`<g class="y-axis">`);
   for (let y = 0; y <= yMax + yStep / 2; y += yStep) {
     out.push(`<line x1="${PLOT.left}" y1="${py(y).toFixed(1)}" x2="${PLOT.right}" y2="${py(y).toFixed(1)}" stroke="#e2e2e2"/>`);
-    out.push(`<text x="${PLOT.left - 8}" y="${(py(y) + 4).toFixed(1)}" text-anchor="end">${fmt(y)}</text>`);
+    out.push(`<text x="${PLOT.left - 8}" y="${(py(y) + 4).toFixed(1)}" text-anchor="end">${Number(y.toPrecision(6))}</text>`);
   }
-  out.push(`<text transform="translate(22 ${(PLOT.top + PLOT.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="13">images/s (= embeddings/s)</text>`);
+  out.push(`<text transform="translate(22 ${(PLOT.top + PLOT.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="13">images/s (= embeddings/s), higher is better</text>`);
   out.push(`</g>`);
   // x ticks at every measured size, on a log2 scale.
   out.push(`<g class="x-axis">`);
@@ -96,7 +97,7 @@ export function renderChart(rows: readonly (RunResult | RunFailure)[], ctx: Char
     out.push(`<line x1="${px(x).toFixed(1)}" y1="${PLOT.bottom}" x2="${px(x).toFixed(1)}" y2="${PLOT.bottom + 6}" stroke="#333"/>`);
     out.push(`<text x="${px(x).toFixed(1)}" y="${PLOT.bottom + 20}" text-anchor="middle">${x}</text>`);
   }
-  out.push(`<text x="${(PLOT.left + PLOT.right) / 2}" y="${PLOT.bottom + 42}" text-anchor="middle" font-size="13">images per call, log2 scale (dashed: single-image calls in flight)</text>`);
+  out.push(`<text x="${(PLOT.left + PLOT.right) / 2}" y="${PLOT.bottom + 42}" text-anchor="middle" font-size="13">batch size (images per call), log2 scale; dashed: single-image embed() calls in flight</text>`);
   out.push(`</g>`);
   out.push(`<rect x="${PLOT.left}" y="${PLOT.top}" width="${PLOT.right - PLOT.left}" height="${PLOT.bottom - PLOT.top}" fill="none" stroke="#333"/>`);
 
@@ -111,7 +112,7 @@ export function renderChart(rows: readonly (RunResult | RunFailure)[], ctx: Char
       out.push(s.marker === "circle"
         ? `<circle cx="${cx}" cy="${cy}" r="4" fill="${s.color}"/>`
         : `<rect x="${(px(p.x) - 4).toFixed(1)}" y="${(py(p.y) - 4).toFixed(1)}" width="8" height="8" fill="${s.color}"/>`);
-      out.push(`<text x="${cx}" y="${(py(p.y) - 8).toFixed(1)}" text-anchor="middle" font-size="10" fill="${s.color}">${fmt(p.y)}</text>`);
+      if (p.labelled) out.push(`<text x="${cx}" y="${(py(p.y) - 8).toFixed(1)}" text-anchor="middle" font-size="10" fill="${s.color}">${fmt(p.y)}</text>`);
     }
     out.push(`</g>`);
   }

@@ -8,6 +8,7 @@ type Row = RunResult | RunFailure;
 export function fmt(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return "-";
   const a = Math.abs(v);
+  if (v === 0) return "0";
   if (a >= 100) return v.toFixed(0);
   if (a >= 10) return v.toFixed(1);
   if (a >= 1) return v.toFixed(2);
