@@ -1,0 +1,156 @@
+// The exported C ABI of libmfn_cuda.so (see mfn/abi.h). Every function
+// catches everything: no C++ exception and no C++ type crosses into the
+// engine, which resolves these symbols with dlsym. Called from the engine's
+// worker thread for the device (one at a time per handle) and, for the
+// score, from whichever thread creates an engine.
+#include <cuda_runtime.h>
+
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "cuda/common.cuh"
+#include "cuda/executor.h"
+#include "mfn/abi.h"
+
+#define MFN_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+void write_message(char* buffer, size_t size, const std::string& message) {
+  if (!buffer || size == 0) return;
+  const size_t n = message.size() < size - 1 ? message.size() : size - 1;
+  std::memcpy(buffer, message.data(), n);
+  buffer[n] = '\0';
+}
+
+// Why device `device` cannot run the backend, or "" when it can.
+std::string unusable_reason(int32_t device) {
+  int driver = 0;
+  cudaDriverGetVersion(&driver);
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err == cudaErrorInsufficientDriver) {
+    if (driver == 0) return "no NVIDIA driver found (libcuda.so.1 is not installed or cannot be loaded)";
+    int runtime = 0;
+    cudaRuntimeGetVersion(&runtime);
+    return "the NVIDIA driver supports CUDA " + std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
+           ", this plugin needs CUDA " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) +
+           " (" + cudaGetErrorString(err) + ")";
+  }
+  if (err == cudaErrorNoDevice || (err == cudaSuccess && count == 0)) return "no CUDA device found (cudaErrorNoDevice)";
+  if (err != cudaSuccess) return std::string("cannot query CUDA devices: ") + cudaGetErrorString(err) + " (" + cudaGetErrorName(err) + ")";
+  if (device < 0 || device >= count) {
+    return "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) + " device" +
+           (count == 1 ? "" : "s") + " found)";
+  }
+  cudaDeviceProp prop;
+  const cudaError_t prop_err = cudaGetDeviceProperties(&prop, device);
+  if (prop_err != cudaSuccess) return std::string("cannot query CUDA device properties: ") + cudaGetErrorString(prop_err);
+  if (prop.major * 10 + prop.minor < 75) {
+    return std::string(prop.name) + " has compute capability " + std::to_string(prop.major) + "." +
+           std::to_string(prop.minor) + "; the CUDA backend needs 7.5 (Turing) or newer";
+  }
+  const cudaError_t set_err = cudaSetDevice(device);
+  if (set_err != cudaSuccess) return std::string("cannot use CUDA device: ") + cudaGetErrorString(set_err);
+  void* probe = nullptr;
+  const cudaError_t alloc_err = cudaMalloc(&probe, size_t(1) << 20);
+  if (alloc_err != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("cannot allocate memory on ") + prop.name + ": " + cudaGetErrorString(alloc_err);
+  }
+  cudaFree(probe);
+  return "";
+}
+
+}  // namespace
+
+MFN_EXPORT int32_t mfn_backend_api_version(void) { return MFN_BACKEND_API_VERSION; }
+
+MFN_EXPORT int32_t mfn_backend_score(int32_t device, char* reason, size_t reason_size) {
+  try {
+    const std::string why = unusable_reason(device);
+    if (!why.empty()) {
+      write_message(reason, reason_size, why);
+      return 0;
+    }
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) return 0;
+    write_message(reason, reason_size, "");
+    // Any usable GPU beats the CPU; newer architectures rank higher.
+    return 100 + prop.major * 10 + prop.minor;
+  } catch (...) {
+    write_message(reason, reason_size, "internal error while probing CUDA devices");
+    return 0;
+  }
+}
+
+MFN_EXPORT void* mfn_backend_create(const mfn_plan* plan, const mfn_backend_config* config, int32_t* code, char* err,
+                                    size_t err_size) {
+  int32_t local_code = MFN_OK;
+  if (!code) code = &local_code;
+  try {
+    if (!plan || !config) {
+      *code = MFN_E_INVALID_ARGUMENT;
+      write_message(err, err_size, "null plan or config");
+      return nullptr;
+    }
+    std::unique_ptr<mfn_cuda::Executor> executor;
+    const mfn_cuda::Error e = mfn_cuda::Executor::create(*plan, *config, &executor);
+    if (!e.ok()) {
+      *code = e.code;
+      write_message(err, err_size, e.message);
+      return nullptr;
+    }
+    *code = MFN_OK;
+    write_message(err, err_size, "");
+    return executor.release();
+  } catch (const std::bad_alloc&) {
+    *code = MFN_E_OUT_OF_MEMORY;
+    write_message(err, err_size, "out of host memory while creating the CUDA backend");
+  } catch (const std::exception& ex) {
+    *code = MFN_E_INTERNAL;
+    write_message(err, err_size, std::string("internal error while creating the CUDA backend: ") + ex.what());
+  } catch (...) {
+    *code = MFN_E_INTERNAL;
+    write_message(err, err_size, "internal error while creating the CUDA backend");
+  }
+  return nullptr;
+}
+
+MFN_EXPORT int32_t mfn_backend_embed(void* handle, const mfn_image* images, size_t n, int32_t flip, float* out,
+                                     char* err, size_t err_size) {
+  try {
+    if (!handle) {
+      write_message(err, err_size, "null CUDA backend handle");
+      return MFN_E_INVALID_ARGUMENT;
+    }
+    const mfn_cuda::Error e = static_cast<mfn_cuda::Executor*>(handle)->embed(images, n, flip != 0, out);
+    write_message(err, err_size, e.message);
+    return e.code;
+  } catch (const std::bad_alloc&) {
+    write_message(err, err_size, "out of host memory in the CUDA backend");
+    return MFN_E_OUT_OF_MEMORY;
+  } catch (const std::exception& ex) {
+    write_message(err, err_size, std::string("internal error in the CUDA backend: ") + ex.what());
+    return MFN_E_INTERNAL;
+  } catch (...) {
+    write_message(err, err_size, "internal error in the CUDA backend");
+    return MFN_E_INTERNAL;
+  }
+}
+
+MFN_EXPORT void mfn_backend_timings(void* handle, mfn_stage_times* times) {
+  if (!handle || !times) return;
+  *times = static_cast<mfn_cuda::Executor*>(handle)->timings();
+}
+
+MFN_EXPORT void mfn_backend_destroy(void* handle) {
+  try {
+    delete static_cast<mfn_cuda::Executor*>(handle);
+  } catch (...) {
+    // A destructor that throws has nowhere to report to; the handle is gone.
+  }
+}

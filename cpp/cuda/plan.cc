@@ -1,0 +1,323 @@
+#include "cuda/plan.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace mfn_cuda {
+namespace {
+
+constexpr float kHalfMax = 65504.f;
+constexpr int kStemMaxInputChannels = 4;
+constexpr size_t kStemMaxWeights = 12288;  // floats: 48 KB of shared memory
+
+std::string layer_label(int index) { return "layer " + std::to_string(index); }
+
+bool fits_half(const float* values, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!(std::fabs(values[i]) <= kHalfMax)) return false;
+  }
+  return true;
+}
+
+size_t weight_count(const mfn_conv_layer& l) {
+  return static_cast<size_t>(l.out_c) * (l.in_c / l.group) * l.kernel_h * l.kernel_w;
+}
+
+int conv_out_size(int in, int kernel, int stride, int pad_a, int pad_b, int dilation) {
+  const int span = dilation * (kernel - 1) + 1;
+  const int padded = in + pad_a + pad_b;
+  if (padded < span) return 0;
+  return (padded - span) / stride + 1;
+}
+
+Error check_layer(const mfn_plan& plan, int index, const std::vector<bool>& produced) {
+  const mfn_conv_layer& l = plan.layers[index];
+  const auto invalid = [&](const std::string& why) {
+    return make_error(MFN_E_MODEL_INVALID, layer_label(index) + ": " + why);
+  };
+  if (l.input < 0 || l.input >= plan.num_tensors || l.output <= 0 || l.output >= plan.num_tensors ||
+      l.residual < -1 || l.residual >= plan.num_tensors) {
+    return invalid("tensor index out of range");
+  }
+  if (!produced[l.input]) return invalid("reads tensor " + std::to_string(l.input) + " before it is computed");
+  if (l.residual >= 0 && !produced[l.residual]) return invalid("adds tensor " + std::to_string(l.residual) + " before it is computed");
+  if (produced[l.output]) return invalid("writes tensor " + std::to_string(l.output) + " a second time");
+  if (l.in_c <= 0 || l.in_h <= 0 || l.in_w <= 0 || l.out_c <= 0 || l.out_h <= 0 || l.out_w <= 0 ||
+      l.kernel_h <= 0 || l.kernel_w <= 0 || l.stride_h <= 0 || l.stride_w <= 0 || l.dilation_h <= 0 ||
+      l.dilation_w <= 0 || l.pad_top < 0 || l.pad_left < 0 || l.pad_bottom < 0 || l.pad_right < 0 || l.group <= 0) {
+    return invalid("non-positive size, stride, dilation or group, or negative padding");
+  }
+  if (l.in_c > 65536 || l.out_c > 65536 || l.in_h > 16384 || l.in_w > 16384 || l.kernel_h > 1024 ||
+      l.kernel_w > 1024 || l.stride_h > 1024 || l.stride_w > 1024 || l.dilation_h > 1024 || l.dilation_w > 1024 ||
+      l.pad_top > 1024 || l.pad_left > 1024 || l.pad_bottom > 1024 || l.pad_right > 1024) {
+    return invalid("a size, stride, dilation or padding is implausibly large");
+  }
+  if (l.in_c % l.group != 0 || l.out_c % l.group != 0) return invalid("group does not divide the channel counts");
+  const mfn_tensor_desc& in = plan.tensors[l.input];
+  const mfn_tensor_desc& out = plan.tensors[l.output];
+  if (in.c != l.in_c || in.h != l.in_h || in.w != l.in_w) return invalid("input shape differs from its tensor");
+  if (out.c != l.out_c || out.h != l.out_h || out.w != l.out_w) return invalid("output shape differs from its tensor");
+  if (l.residual >= 0) {
+    const mfn_tensor_desc& r = plan.tensors[l.residual];
+    if (r.c != l.out_c || r.h != l.out_h || r.w != l.out_w) return invalid("residual shape differs from the output");
+  }
+  if (conv_out_size(l.in_h, l.kernel_h, l.stride_h, l.pad_top, l.pad_bottom, l.dilation_h) != l.out_h ||
+      conv_out_size(l.in_w, l.kernel_w, l.stride_w, l.pad_left, l.pad_right, l.dilation_w) != l.out_w) {
+    return invalid("output size does not follow from kernel, stride, padding and dilation");
+  }
+  if (!l.weight || !l.bias) return invalid("missing weights or bias");
+  return Error::none();
+}
+
+size_t align_up(size_t value, size_t alignment) { return (value + alignment - 1) / alignment * alignment; }
+
+// Appends `count` values, starting at a 16-byte boundary; returns the offset.
+size_t append_half(std::vector<uint16_t>* blob, size_t count) {
+  const size_t offset = align_up(blob->size(), 8);
+  blob->resize(offset + count, 0);
+  return offset;
+}
+size_t append_float(std::vector<float>* blob, size_t count) {
+  const size_t offset = align_up(blob->size(), 4);
+  blob->resize(offset + count, 0.f);
+  return offset;
+}
+
+// Packs the layer's weights ([out_c][in_c/group][kh][kw]) into its kernel's layout.
+void pack_weights(const mfn_conv_layer& l, Step* step, NetPlan* net) {
+  const int kh = l.kernel_h, kw = l.kernel_w;
+  const int cig = l.in_c / l.group;
+  const auto src = [&](int co, int ci, int y, int x) {
+    return l.weight[((static_cast<size_t>(co) * cig + ci) * kh + y) * kw + x];
+  };
+  switch (step->kind) {
+    case KernelKind::gemm: {  // [out_c][y][x][in_c]: matches an NHWC input row
+      const size_t k = static_cast<size_t>(step->gemm_k);
+      step->weight_offset = append_half(&net->weights_fp16, l.out_c * k);
+      uint16_t* dst = net->weights_fp16.data() + step->weight_offset;
+      for (int co = 0; co < l.out_c; ++co)
+        for (int y = 0; y < kh; ++y)
+          for (int x = 0; x < kw; ++x)
+            for (int ci = 0; ci < l.in_c; ++ci)
+              dst[co * k + (static_cast<size_t>(y) * kw + x) * l.in_c + ci] = float_to_half_bits(src(co, ci, y, x));
+      break;
+    }
+    case KernelKind::dwconv: {  // [y][x][c]: eight channels of one tap in 16 bytes
+      step->weight_offset = append_half(&net->weights_fp16, static_cast<size_t>(kh) * kw * l.out_c);
+      uint16_t* dst = net->weights_fp16.data() + step->weight_offset;
+      for (int c = 0; c < l.out_c; ++c)
+        for (int y = 0; y < kh; ++y)
+          for (int x = 0; x < kw; ++x) dst[(static_cast<size_t>(y) * kw + x) * l.out_c + c] = float_to_half_bits(src(c, 0, y, x));
+      break;
+    }
+    case KernelKind::stem: {  // [y][x][ci][co] FP32
+      step->weight_offset = append_float(&net->params_fp32, weight_count(l));
+      float* dst = net->params_fp32.data() + step->weight_offset;
+      for (int co = 0; co < l.out_c; ++co)
+        for (int ci = 0; ci < l.in_c; ++ci)
+          for (int y = 0; y < kh; ++y)
+            for (int x = 0; x < kw; ++x)
+              dst[((static_cast<size_t>(y) * kw + x) * l.in_c + ci) * l.out_c + co] = src(co, ci, y, x);
+      break;
+    }
+    case KernelKind::generic: {  // the model's own layout, FP32
+      step->weight_offset = append_float(&net->params_fp32, weight_count(l));
+      std::memcpy(net->params_fp32.data() + step->weight_offset, l.weight, weight_count(l) * sizeof(float));
+      break;
+    }
+  }
+  step->bias_offset = append_float(&net->params_fp32, l.out_c);
+  std::memcpy(net->params_fp32.data() + step->bias_offset, l.bias, l.out_c * sizeof(float));
+  step->has_slope = l.slope != nullptr;
+  if (l.slope) {
+    step->slope_offset = append_float(&net->params_fp32, l.out_c);
+    std::memcpy(net->params_fp32.data() + step->slope_offset, l.slope, l.out_c * sizeof(float));
+  }
+}
+
+// Assigns tensors to buffers by liveness: a tensor holds its buffer from the
+// step that writes it to the last step that reads it. A step's output never
+// shares a buffer with that step's inputs (the kernels are not in-place).
+void assign_buffers(const mfn_plan& plan, NetPlan* net) {
+  const int num_tensors = plan.num_tensors;
+  std::vector<int> last_use(num_tensors, -1);
+  for (size_t s = 0; s < net->steps.size(); ++s) {
+    const Step& st = net->steps[s];
+    last_use[st.input] = static_cast<int>(s);
+    if (st.residual >= 0) last_use[st.residual] = static_cast<int>(s);
+  }
+  last_use[net->output] = static_cast<int>(net->steps.size());  // read by the postprocess
+  std::vector<bool> buffer_free;
+  const auto take = [&](int tensor) {
+    const size_t need = net->tensors[tensor].elements;
+    int best = -1;
+    for (size_t b = 0; b < buffer_free.size(); ++b) {
+      if (!buffer_free[b]) continue;
+      // Prefer the smallest free buffer that fits; else the largest one, grown.
+      const bool fits = net->buffer_elements[b] >= need;
+      if (best < 0) { best = static_cast<int>(b); continue; }
+      const bool best_fits = net->buffer_elements[best] >= need;
+      if (fits && (!best_fits || net->buffer_elements[b] < net->buffer_elements[best])) best = static_cast<int>(b);
+      if (!fits && !best_fits && net->buffer_elements[b] > net->buffer_elements[best]) best = static_cast<int>(b);
+    }
+    if (best < 0) {
+      best = static_cast<int>(buffer_free.size());
+      buffer_free.push_back(false);
+      net->buffer_elements.push_back(0);
+    }
+    buffer_free[best] = false;
+    if (net->buffer_elements[best] < need) net->buffer_elements[best] = need;
+    net->tensors[tensor].buffer = best;
+  };
+  take(0);
+  for (size_t s = 0; s < net->steps.size(); ++s) {
+    const Step& st = net->steps[s];
+    take(st.output);
+    for (int t : {st.input, st.residual}) {
+      if (t >= 0 && last_use[t] == static_cast<int>(s) && net->tensors[t].buffer >= 0) buffer_free[net->tensors[t].buffer] = true;
+    }
+    if (last_use[st.output] < 0) buffer_free[net->tensors[st.output].buffer] = true;  // never read
+  }
+}
+
+}  // namespace
+
+const char* kernel_name(KernelKind kind) {
+  switch (kind) {
+    case KernelKind::gemm: return "gemm";
+    case KernelKind::dwconv: return "dwconv";
+    case KernelKind::stem: return "stem";
+    case KernelKind::generic: return "generic";
+  }
+  return "?";
+}
+
+uint16_t float_to_half_bits(float value) {
+  uint32_t x;
+  std::memcpy(&x, &value, sizeof(x));
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t exponent = (x >> 23) & 0xffu;
+  uint32_t mantissa = x & 0x7fffffu;
+  if (exponent == 0xffu) return static_cast<uint16_t>(sign | 0x7c00u | (mantissa ? 0x200u : 0u));
+  const int e = static_cast<int>(exponent) - 127 + 15;
+  if (e >= 31) return static_cast<uint16_t>(sign | 0x7c00u);
+  if (e <= 0) {  // binary16 subnormal (or zero)
+    if (e < -10) return static_cast<uint16_t>(sign);
+    mantissa |= 0x800000u;
+    const int shift = 14 - e;
+    uint32_t h = mantissa >> shift;
+    const uint32_t rest = mantissa & ((1u << shift) - 1);
+    const uint32_t halfway = 1u << (shift - 1);
+    if (rest > halfway || (rest == halfway && (h & 1u))) ++h;
+    return static_cast<uint16_t>(sign | h);
+  }
+  uint32_t h = (static_cast<uint32_t>(e) << 10) | (mantissa >> 13);
+  const uint32_t rest = mantissa & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is still right
+  return static_cast<uint16_t>(sign | h);
+}
+
+KernelKind choose_kernel(const mfn_conv_layer& l) {
+  const bool vec_in = l.in_c % 8 == 0;
+  const bool vec_out = l.out_c % 8 == 0;
+  const bool half_ok = fits_half(l.weight, weight_count(l));
+  const bool unit = l.stride_h == 1 && l.stride_w == 1 && l.pad_top == 0 && l.pad_left == 0 && l.pad_bottom == 0 &&
+                    l.pad_right == 0;
+  if (l.group == 1 && vec_in && vec_out && half_ok && unit) {
+    if (l.kernel_h == 1 && l.kernel_w == 1) return KernelKind::gemm;
+    // A dense layer (Gemm/MatMul lowered to a conv covering the whole input).
+    if (l.kernel_h == l.in_h && l.kernel_w == l.in_w && l.dilation_h == 1 && l.dilation_w == 1 &&
+        static_cast<size_t>(l.in_h) * l.in_w * l.in_c <= (size_t(1) << 30)) {
+      return KernelKind::gemm;
+    }
+  }
+  if (l.group == l.in_c && l.in_c == l.out_c && vec_in && half_ok) return KernelKind::dwconv;
+  if (l.group == 1 && l.in_c <= kStemMaxInputChannels && vec_out && weight_count(l) <= kStemMaxWeights) {
+    return KernelKind::stem;
+  }
+  return KernelKind::generic;
+}
+
+size_t NetPlan::activation_bytes(size_t passes) const {
+  size_t total = 0;
+  for (size_t e : buffer_elements) total += e * passes * sizeof(uint16_t);
+  return total;
+}
+
+Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out) {
+  NetPlan net;
+  if (plan.num_tensors < 2 || plan.num_tensors > 1000000 || !plan.tensors || plan.num_layers < 1 ||
+      plan.num_layers > 1000000 || !plan.layers) {
+    return make_error(MFN_E_MODEL_INVALID, "the plan has no layers or no tensors");
+  }
+  if (max_passes < 1) return make_error(MFN_E_INVALID_ARGUMENT, "max_batch must be at least 1");
+  for (int t = 0; t < plan.num_tensors; ++t) {
+    const mfn_tensor_desc& d = plan.tensors[t];
+    if (d.c <= 0 || d.h <= 0 || d.w <= 0 || d.c > 65536 || d.h > 16384 || d.w > 16384) {
+      return make_error(MFN_E_MODEL_INVALID, "tensor " + std::to_string(t) + " has an invalid shape");
+    }
+    TensorInfo info;
+    info.c = d.c;
+    info.h = d.h;
+    info.w = d.w;
+    info.elements = static_cast<size_t>(d.c) * d.h * d.w;
+    if (info.elements * static_cast<size_t>(max_passes) >= kMaxTensorElements) {
+      return make_error(MFN_E_INVALID_ARGUMENT, "max_batch " + std::to_string(max_passes) +
+                                                    " passes is too large for tensor " + std::to_string(t) +
+                                                    " of this model (2^31 elements at most)");
+    }
+    net.tensors.push_back(info);
+  }
+  if (plan.tensors[0].c != 3) {
+    return make_error(MFN_E_MODEL_UNSUPPORTED, "the CUDA backend needs a 3-channel network input, this one has " +
+                                                   std::to_string(plan.tensors[0].c));
+  }
+  if (plan.output <= 0 || plan.output >= plan.num_tensors) return make_error(MFN_E_MODEL_INVALID, "output tensor out of range");
+  const mfn_tensor_desc& o = plan.tensors[plan.output];
+  if (o.h != 1 || o.w != 1 || o.c != plan.embedding_size) {
+    return make_error(MFN_E_MODEL_INVALID, "the output tensor is not embedding_size x 1 x 1");
+  }
+  for (int k = 0; k < 3; ++k) {
+    if (plan.channel_src[k] < 0 || plan.channel_src[k] > 2 || !std::isfinite(plan.input_scale[k]) ||
+        !std::isfinite(plan.input_bias[k])) {
+      return make_error(MFN_E_MODEL_INVALID, "invalid input channel mapping or normalisation");
+    }
+    net.channel_src[k] = plan.channel_src[k];
+    net.input_scale[k] = plan.input_scale[k];
+    net.input_bias[k] = plan.input_bias[k];
+  }
+  net.output = plan.output;
+  net.embedding_size = plan.embedding_size;
+
+  std::vector<bool> produced(plan.num_tensors, false);
+  produced[0] = true;
+  for (int i = 0; i < plan.num_layers; ++i) {
+    MFN_CUDA_RETURN_IF_ERROR(check_layer(plan, i, produced));
+    const mfn_conv_layer& l = plan.layers[i];
+    produced[l.output] = true;
+    Step step;
+    step.kind = choose_kernel(l);
+    step.layer = i;
+    step.input = l.input;
+    step.output = l.output;
+    step.residual = l.residual;
+    step.residual_after_act = l.residual_after_act != 0;
+    step.in_c = l.in_c, step.in_h = l.in_h, step.in_w = l.in_w;
+    step.out_c = l.out_c, step.out_h = l.out_h, step.out_w = l.out_w;
+    step.kernel_h = l.kernel_h, step.kernel_w = l.kernel_w;
+    step.stride_h = l.stride_h, step.stride_w = l.stride_w;
+    step.pad_top = l.pad_top, step.pad_left = l.pad_left;
+    step.dilation_h = l.dilation_h, step.dilation_w = l.dilation_w;
+    step.group = l.group;
+    step.gemm_k = l.kernel_h * l.kernel_w * l.in_c;
+    pack_weights(l, &step, &net);
+    net.steps.push_back(step);
+  }
+  if (!produced[plan.output]) return make_error(MFN_E_MODEL_INVALID, "no layer computes the output tensor");
+  assign_buffers(plan, &net);
+  *out = std::move(net);
+  return Error::none();
+}
+
+}  // namespace mfn_cuda

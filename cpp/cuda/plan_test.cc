@@ -1,0 +1,371 @@
+// Host-only tests of the CUDA backend's planner and staging logic (no GPU,
+// no CUDA runtime): kernel choice, weight packing, buffer liveness, plan
+// validation, FP16 rounding, graph buckets, chunking and the staged source
+// rectangle.
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "cuda/plan.h"
+#include "cuda/staging.h"
+#include "tests/check.h"
+
+using namespace mfn_cuda;
+
+namespace {
+
+// A small network with the shapes of MobileFaceNet's pieces: stem, depthwise,
+// expand / depthwise / project with a residual, a grouped conv, the GDConv
+// and the final dense 1x1.
+struct TestNet {
+  std::vector<mfn_tensor_desc> tensors;
+  std::vector<mfn_conv_layer> layers;
+  std::vector<std::vector<float>> storage;
+  std::mt19937 rng{7};
+
+  int tensor(int c, int h, int w) {
+    tensors.push_back({c, h, w});
+    return static_cast<int>(tensors.size()) - 1;
+  }
+  const float* values(size_t n, float scale) {
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    storage.emplace_back(n);
+    for (float& v : storage.back()) v = dist(rng);
+    return storage.back().data();
+  }
+  void conv(int in, int out, int k, int stride, int pad, int group, bool act, int residual = -1) {
+    mfn_conv_layer l{};
+    const mfn_tensor_desc& i = tensors[in];
+    const mfn_tensor_desc& o = tensors[out];
+    l.input = in, l.output = out, l.residual = residual, l.residual_after_act = 0;
+    l.in_c = i.c, l.in_h = i.h, l.in_w = i.w, l.out_c = o.c, l.out_h = o.h, l.out_w = o.w;
+    l.kernel_h = l.kernel_w = k;
+    l.stride_h = l.stride_w = stride;
+    l.pad_top = l.pad_left = l.pad_bottom = l.pad_right = pad;
+    l.dilation_h = l.dilation_w = 1;
+    l.group = group;
+    l.weight = values(static_cast<size_t>(o.c) * (i.c / group) * k * k, 0.5f);
+    l.bias = values(o.c, 0.1f);
+    l.slope = act ? values(o.c, 0.25f) : nullptr;
+    layers.push_back(l);
+  }
+  mfn_plan plan(int output) const {
+    mfn_plan p{};
+    p.num_tensors = static_cast<int>(tensors.size());
+    p.tensors = tensors.data();
+    p.num_layers = static_cast<int>(layers.size());
+    p.layers = layers.data();
+    p.output = output;
+    p.embedding_size = tensors[output].c;
+    p.channel_src[0] = 2, p.channel_src[1] = 1, p.channel_src[2] = 0;
+    for (int k = 0; k < 3; ++k) p.input_scale[k] = 1.f / 127.5f, p.input_bias[k] = -1.f;
+    return p;
+  }
+};
+
+int build_mobile_like(TestNet* net) {
+  const int x = net->tensor(3, 16, 16);
+  const int stem = net->tensor(16, 8, 8);
+  net->conv(x, stem, 3, 2, 1, 1, true);                 // 0 stem
+  const int dw = net->tensor(16, 8, 8);
+  net->conv(stem, dw, 3, 1, 1, 16, true);               // 1 dwconv
+  const int expand = net->tensor(32, 8, 8);
+  net->conv(dw, expand, 1, 1, 0, 1, true);              // 2 gemm
+  const int dw2 = net->tensor(32, 8, 8);
+  net->conv(expand, dw2, 3, 1, 1, 32, true);            // 3 dwconv
+  const int project = net->tensor(16, 8, 8);
+  net->conv(dw2, project, 1, 1, 0, 1, false, dw);       // 4 gemm + residual
+  const int grouped = net->tensor(16, 8, 8);
+  net->conv(project, grouped, 3, 1, 1, 2, true);        // 5 generic
+  const int gd = net->tensor(16, 1, 1);
+  net->conv(grouped, gd, 8, 1, 0, 16, false);           // 6 dwconv (GDConv)
+  const int odd = net->tensor(12, 1, 1);
+  net->conv(gd, odd, 1, 1, 0, 1, false);                // 7 generic (12 channels)
+  const int emb = net->tensor(16, 1, 1);
+  net->conv(odd, emb, 1, 1, 0, 1, false);               // 8 generic (12 input channels)
+  return emb;
+}
+
+void test_half_rounding() {
+  CHECK(float_to_half_bits(1.f) == 0x3c00);
+  CHECK(float_to_half_bits(-2.f) == 0xc000);
+  CHECK(float_to_half_bits(0.f) == 0x0000);
+  CHECK(float_to_half_bits(-0.f) == 0x8000);
+  CHECK(float_to_half_bits(0.1f) == 0x2e66);
+  CHECK(float_to_half_bits(65504.f) == 0x7bff);
+  CHECK(float_to_half_bits(65520.f) == 0x7c00);            // rounds up to infinity
+  CHECK(float_to_half_bits(1e-8f) == 0x0000);              // below half the smallest subnormal
+  CHECK(float_to_half_bits(6e-8f) == 0x0001);              // smallest subnormal 5.96e-8
+  CHECK(float_to_half_bits(std::ldexp(1.f, -14)) == 0x0400);  // smallest normal
+  CHECK(float_to_half_bits(1.f + std::ldexp(1.f, -11)) == 0x3c00);      // tie -> even
+  CHECK(float_to_half_bits(1.f + 3 * std::ldexp(1.f, -11)) == 0x3c02);  // tie -> even (up)
+  CHECK((float_to_half_bits(NAN) & 0x7c00) == 0x7c00 && (float_to_half_bits(NAN) & 0x3ff) != 0);
+  CHECK(float_to_half_bits(INFINITY) == 0x7c00);
+}
+
+void test_mobile_like_plan() {
+  TestNet net;
+  const int emb = build_mobile_like(&net);
+  const mfn_plan plan = net.plan(emb);
+  NetPlan out;
+  const Error e = build_plan(plan, 64, &out);
+  REQUIRE(e.ok());
+  REQUIRE(out.steps.size() == 9);
+  const KernelKind want[] = {KernelKind::stem, KernelKind::dwconv, KernelKind::gemm, KernelKind::dwconv, KernelKind::gemm,
+                             KernelKind::generic, KernelKind::dwconv, KernelKind::generic, KernelKind::generic};
+  for (size_t i = 0; i < out.steps.size(); ++i) {
+    CHECK_MSG(out.steps[i].kind == want[i], "step %zu is %s", i, kernel_name(out.steps[i].kind));
+  }
+  CHECK(out.channel_src[0] == 2 && out.embedding_size == 16 && out.output == emb);
+
+  // Liveness: tensors alive at the same time never share a buffer, and
+  // every buffer is large enough for what it holds.
+  const int num_tensors = plan.num_tensors;
+  std::vector<int> first(num_tensors, -1), last(num_tensors, -1);  // tensor 0 exists before step 0
+  for (size_t s = 0; s < out.steps.size(); ++s) {
+    const Step& st = out.steps[s];
+    first[st.output] = static_cast<int>(s);
+    last[st.input] = std::max(last[st.input], static_cast<int>(s));
+    if (st.residual >= 0) last[st.residual] = std::max(last[st.residual], static_cast<int>(s));
+  }
+  last[emb] = static_cast<int>(out.steps.size());
+  for (int a = 0; a < num_tensors; ++a) {
+    if (out.tensors[a].buffer < 0) continue;
+    CHECK(out.buffer_elements[out.tensors[a].buffer] >= out.tensors[a].elements);
+    for (int b = a + 1; b < num_tensors; ++b) {
+      if (out.tensors[b].buffer < 0) continue;
+      const int end_a = std::max(last[a], first[a]), end_b = std::max(last[b], first[b]);
+      const bool overlap = first[a] <= end_b && first[b] <= end_a;
+      if (overlap) CHECK_MSG(out.tensors[a].buffer != out.tensors[b].buffer, "tensors %d and %d share a buffer", a, b);
+    }
+  }
+  CHECK(out.buffer_elements.size() <= 4);
+  CHECK(out.buffer_elements.size() < static_cast<size_t>(num_tensors));
+  size_t per_pass = 0;
+  for (size_t b : out.buffer_elements) per_pass += b;
+  CHECK(out.activation_bytes(10) == per_pass * 10 * 2);
+
+  // Packing: GEMM [co][ci], depthwise [y][x][c], stem [y][x][ci][co] FP32.
+  const Step& expand = out.steps[2];
+  const mfn_conv_layer& le = net.layers[2];
+  CHECK(expand.weight_offset % 8 == 0 && expand.bias_offset % 4 == 0 && expand.slope_offset % 4 == 0);
+  CHECK(expand.gemm_k == 16);
+  CHECK(out.weights_fp16[expand.weight_offset + 5 * 16 + 7] == float_to_half_bits(le.weight[5 * 16 + 7]));
+  CHECK(out.params_fp32[expand.bias_offset + 3] == le.bias[3]);
+  CHECK(out.params_fp32[expand.slope_offset + 31] == le.slope[31]);
+  const Step& dw = out.steps[3];
+  const mfn_conv_layer& ld = net.layers[3];
+  // channel 9, tap (y=2, x=1)
+  CHECK(out.weights_fp16[dw.weight_offset + (2 * 3 + 1) * 32 + 9] == float_to_half_bits(ld.weight[9 * 9 + 2 * 3 + 1]));
+  const Step& stem = out.steps[0];
+  const mfn_conv_layer& ls = net.layers[0];
+  // co 11, ci 2, y 1, x 0
+  CHECK(out.params_fp32[stem.weight_offset + ((1 * 3 + 0) * 3 + 2) * 16 + 11] == ls.weight[((11 * 3 + 2) * 3 + 1) * 3 + 0]);
+  CHECK(!out.steps[4].has_slope && out.steps[4].residual == 2);
+}
+
+void test_dense_and_range() {
+  TestNet net;
+  const int x = net.tensor(3, 4, 4);
+  const int a = net.tensor(8, 2, 2);
+  net.conv(x, a, 2, 2, 0, 1, true);  // stem
+  const int b = net.tensor(16, 1, 1);
+  net.conv(a, b, 2, 1, 0, 1, false);  // dense: the kernel covers the whole 2x2 input
+  NetPlan out;
+  REQUIRE(build_plan(net.plan(b), 4, &out).ok());
+  const Step& dense = out.steps[1];
+  CHECK(dense.kind == KernelKind::gemm);
+  CHECK(dense.gemm_k == 2 * 2 * 8);
+  const mfn_conv_layer& l = net.layers[1];
+  // co 5, y 1, x 0, ci 6 -> [co][(y*2+x)*8+ci]
+  CHECK(out.weights_fp16[dense.weight_offset + 5 * 32 + (1 * 2 + 0) * 8 + 6] == float_to_half_bits(l.weight[((5 * 8 + 6) * 2 + 1) * 2 + 0]));
+
+  // A weight outside the FP16 range sends the layer to the FP32 fallback.
+  net.storage[3][3] = 1e6f;  // layer 1's weights (after layer 0's weights, bias and slopes)
+  CHECK(choose_kernel(net.layers[1]) == KernelKind::generic);
+}
+
+void test_invalid_plans() {
+  const auto code_of = [](TestNet& net, int output, int passes = 8) {
+    NetPlan out;
+    return build_plan(net.plan(output), passes, &out).code;
+  };
+  {
+    TestNet net;
+    const int emb = build_mobile_like(&net);
+    CHECK(code_of(net, 0) == MFN_E_MODEL_INVALID);            // output is the input
+    CHECK(code_of(net, 1) == MFN_E_MODEL_INVALID);            // output not 1x1
+    CHECK(code_of(net, emb, 1 << 24) == MFN_E_INVALID_ARGUMENT);  // 3*16*16*2^24 >= 2^31
+  }
+  {
+    TestNet net;
+    const int emb = build_mobile_like(&net);
+    net.layers[3].input = 5;  // reads a tensor computed later
+    CHECK(code_of(net, emb) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    const int emb = build_mobile_like(&net);
+    net.layers[2].out_c = 24;  // differs from its tensor
+    CHECK(code_of(net, emb) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    const int emb = build_mobile_like(&net);
+    net.layers[1].stride_h = 2;  // 8x8 output no longer follows
+    CHECK(code_of(net, emb) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    const int emb = build_mobile_like(&net);
+    net.layers[5].group = 3;  // does not divide 16
+    CHECK(code_of(net, emb) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    const int emb = build_mobile_like(&net);
+    net.layers[4].weight = nullptr;
+    CHECK(code_of(net, emb) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    const int emb = build_mobile_like(&net);
+    net.layers[6].output = net.layers[5].output;  // written twice
+    CHECK(code_of(net, emb) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    const int emb = build_mobile_like(&net);
+    net.tensors[0].c = 4;
+    net.layers[0].in_c = 4;
+    CHECK(code_of(net, emb) == MFN_E_MODEL_UNSUPPORTED);
+  }
+  {
+    TestNet net;
+    const int emb = build_mobile_like(&net);
+    mfn_plan p = net.plan(emb);
+    p.num_layers = 0;
+    NetPlan out;
+    CHECK(build_plan(p, 8, &out).code == MFN_E_MODEL_INVALID);
+    p = net.plan(emb);
+    p.channel_src[1] = 3;
+    CHECK(build_plan(p, 8, &out).code == MFN_E_MODEL_INVALID);
+  }
+}
+
+void test_buckets_and_chunks() {
+  const int want[][2] = {{1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 6}, {6, 6}, {7, 8}, {9, 12}, {13, 16}, {17, 24},
+                         {64, 64}, {65, 96}, {97, 128}, {200, 256}, {1000, 1024}};
+  for (const auto& w : want) CHECK_MSG(bucket_for(w[0], 4096) == w[1], "bucket_for(%d) = %d", w[0], bucket_for(w[0], 4096));
+  CHECK(bucket_for(100, 80) == 80);
+  CHECK(bucket_for(1, 1) == 1);
+  for (int n = 1; n <= 2048; ++n) {
+    const int b = bucket_for(n, 4096);
+    CHECK_MSG(b >= n && 2 * b <= 3 * n, "bucket_for(%d) = %d", n, b);  // at most a third of a bucket is padding
+  }
+  CHECK(chunk_size(1, 256) == 1);
+  CHECK(chunk_size(128, 256) == 128);
+  CHECK(chunk_size(129, 256) == 64);
+  CHECK(chunk_size(256, 256) == 64);
+  CHECK(chunk_size(1024, 1024) == 256);
+  CHECK(chunk_size(5000, 64) == 64);
+  CHECK(chunk_size(200, 48) == 48);
+  CHECK(chunk_size(100, 7) == 7);
+}
+
+mfn_image make_image(int w, int h, const float t[6]) {
+  static const uint8_t pixel = 0;
+  mfn_image im{};
+  im.data = &pixel;
+  im.width = w, im.height = h, im.channels = 3, im.order = MFN_ORDER_BGR;
+  im.row_stride = static_cast<size_t>(w) * 3;
+  for (int k = 0; k < 6; ++k) im.transform[k] = t[k];
+  im.border = MFN_BORDER_CLAMP;
+  return im;
+}
+
+void test_sampled_rect() {
+  const float identity[6] = {1, 0, 0, 0, 1, 0};
+  Rect r = sampled_rect(make_image(112, 112, identity), 112, 112);
+  CHECK(r.x0 == 0 && r.y0 == 0 && r.w == 112 && r.h == 112);
+  const float shifted[6] = {1, 0, 500, 0, 1, 300};
+  r = sampled_rect(make_image(1000, 1000, shifted), 112, 112);
+  CHECK(r.x0 == 499 && r.w == 115 && r.y0 == 299 && r.h == 115);
+  const float outside[6] = {1, 0, 5000, 0, 1, -5000};
+  r = sampled_rect(make_image(100, 50, outside), 112, 112);
+  CHECK(r.x0 == 99 && r.w == 1 && r.y0 == 0 && r.h == 1);
+
+  // Property: every bilinear tap (computed in float, as on the device) that
+  // lies inside the image lies inside the staged rectangle.
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> angle(-3.2f, 3.2f), scale(0.2f, 6.f), shift(-300.f, 900.f);
+  int checked = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const float a = angle(rng), s = scale(rng);
+    const float t[6] = {s * std::cos(a), -s * std::sin(a), shift(rng), s * std::sin(a), s * std::cos(a), shift(rng)};
+    const mfn_image im = make_image(640, 480, t);
+    r = sampled_rect(im, 112, 112);
+    CHECK(r.w >= 1 && r.h >= 1 && r.x0 >= 0 && r.y0 >= 0 && r.x0 + r.w <= 640 && r.y0 + r.h <= 480);
+    for (int dy = 0; dy < 112; dy += 3) {
+      for (int dx = 0; dx < 112; dx += 3) {
+        const float sx = t[0] * dx + t[1] * dy + t[2];
+        const float sy = t[3] * dx + t[4] * dy + t[5];
+        const int x0 = static_cast<int>(std::floor(sx)), y0 = static_cast<int>(std::floor(sy));
+        for (int ty = y0; ty <= y0 + 1; ++ty) {
+          for (int tx = x0; tx <= x0 + 1; ++tx) {
+            if (tx < 0 || ty < 0 || tx >= 640 || ty >= 480) continue;
+            ++checked;
+            if (tx < r.x0 || tx >= r.x0 + r.w || ty < r.y0 || ty >= r.y0 + r.h) {
+              CHECK_MSG(false, "tap (%d, %d) outside rect (%d, %d, %d, %d)", tx, ty, r.x0, r.y0, r.w, r.h);
+              return;
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(checked > 10000);
+}
+
+void test_check_image() {
+  const float identity[6] = {1, 0, 0, 0, 1, 0};
+  mfn_image im = make_image(112, 112, identity);
+  CHECK(check_image(im, 0).ok());
+  mfn_image bad = im;
+  bad.data = nullptr;
+  CHECK(check_image(bad, 0).code == MFN_E_INVALID_ARGUMENT);
+  bad = im;
+  bad.channels = 2;
+  CHECK(check_image(bad, 0).code == MFN_E_INVALID_CHANNELS);
+  bad = im;
+  bad.width = 0;
+  CHECK(check_image(bad, 0).code == MFN_E_INVALID_DIMENSIONS);
+  bad = im;
+  bad.row_stride = 100;
+  CHECK(check_image(bad, 0).code == MFN_E_INVALID_ARGUMENT);
+  bad = im;
+  bad.transform[4] = NAN;
+  CHECK(check_image(bad, 3).code == MFN_E_INVALID_ARGUMENT);
+  CHECK(check_image(bad, 3).message.find("image 3") != std::string::npos);
+  bad = im;
+  bad.order = 7;
+  CHECK(check_image(bad, 0).code == MFN_E_INVALID_ARGUMENT);
+  bad = im;
+  bad.border = -1;
+  CHECK(check_image(bad, 0).code == MFN_E_INVALID_ARGUMENT);
+}
+
+}  // namespace
+
+int main() {
+  test_half_rounding();
+  test_mobile_like_plan();
+  test_dense_and_range();
+  test_invalid_plans();
+  test_buckets_and_chunks();
+  test_sampled_rect();
+  test_check_image();
+  std::printf("cuda_plan_test: %d failure(s)\n", mfn_test::failures());
+  return mfn_test::test_exit_code();
+}
