@@ -121,7 +121,7 @@ Batcher::~Batcher() {
   if (state_->worker.joinable()) state_->worker.detach();
 }
 
-Status Batcher::submit(BatchRequest request) {
+Status Batcher::submit(BatchRequest&& request) {
   if (!request.done) return Status(Code::invalid_argument, "request has no done callback");
   const size_t n = request.images.size();
   if (n > 0 && request.out == nullptr) {
@@ -129,7 +129,6 @@ Status Batcher::submit(BatchRequest request) {
   }
   State& s = *state_;
   auto entry = std::make_shared<Entry>();
-  entry->request = std::move(request);
   {
     std::lock_guard<std::mutex> lock(s.mu);
     if (s.stopping) return Status(Code::disposed, "the batcher is shut down");
@@ -140,7 +139,8 @@ Status Batcher::submit(BatchRequest request) {
                                           " images waiting, max_queue " +
                                           std::to_string(s.options.max_queue) + ")");
     }
-    const int group = entry->request.flip ? 1 : 0;
+    const int group = request.flip ? 1 : 0;
+    entry->request = std::move(request);
     entry->seq = s.next_seq++;
     entry->enqueued = Clock::now();
     s.waiting[group] += n;

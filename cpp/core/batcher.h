@@ -72,9 +72,10 @@ class Batcher {
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
-  // Any thread, including from done() or run. Queues the request and
-  // returns ok, after which done() will be called exactly once. Otherwise
-  // done() is never called and the Status says why:
+  // Any thread, including from done() or run. Queues the request (moving
+  // from it) and returns ok, after which done() will be called exactly once.
+  // Otherwise `request` is left untouched, done() is never called and the
+  // Status says why:
   //   invalid_argument  no done callback, or images without `out`;
   //   queue_full        the waiting images plus this request's would exceed
   //                     max_queue (a request is always admitted into an
@@ -84,7 +85,7 @@ class Batcher {
   // max_batch is split across consecutive batches, in order. Requests with
   // different `flip` never share a batch; within one flip setting they run
   // first come, first served.
-  Status submit(BatchRequest request);
+  Status submit(BatchRequest&& request);
 
   // Any thread; idempotent. Requests not yet run (including the unrun rest
   // of a split request) complete with Code::disposed; a batch in flight
