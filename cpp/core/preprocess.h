@@ -23,4 +23,8 @@ void resize_transform(int src_w, int src_h, int dst_w, int dst_h, float t[6]);
 // Writes plan.tensors[0] (c x h x w, NCHW float) for one image.
 void preprocess_image(const mfn_image& image, const mfn_plan& plan, bool mirror, float* out);
 
+// The same values in NHWC order (h x w x c), as the CPU backend consumes
+// them. Bit-identical to preprocess_image, element for element.
+void preprocess_image_nhwc(const mfn_image& image, const mfn_plan& plan, bool mirror, float* out);
+
 }  // namespace mfn
