@@ -26,52 +26,13 @@ void write_message(char* buffer, size_t size, const std::string& message) {
   buffer[n] = '\0';
 }
 
-// Why device `device` cannot run the backend, or "" when it can.
-std::string unusable_reason(int32_t device) {
-  int driver = 0;
-  cudaDriverGetVersion(&driver);
-  int count = 0;
-  const cudaError_t err = cudaGetDeviceCount(&count);
-  if (err == cudaErrorInsufficientDriver) {
-    if (driver == 0) return "no NVIDIA driver found (libcuda.so.1 is not installed or cannot be loaded)";
-    int runtime = 0;
-    cudaRuntimeGetVersion(&runtime);
-    return "the NVIDIA driver supports CUDA " + std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
-           ", this plugin needs CUDA " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) +
-           " (" + cudaGetErrorString(err) + ")";
-  }
-  if (err == cudaErrorNoDevice || (err == cudaSuccess && count == 0)) return "no CUDA device found (cudaErrorNoDevice)";
-  if (err != cudaSuccess) return std::string("cannot query CUDA devices: ") + cudaGetErrorString(err) + " (" + cudaGetErrorName(err) + ")";
-  if (device < 0 || device >= count) {
-    return "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) + " device" +
-           (count == 1 ? "" : "s") + " found)";
-  }
-  cudaDeviceProp prop;
-  const cudaError_t prop_err = cudaGetDeviceProperties(&prop, device);
-  if (prop_err != cudaSuccess) return std::string("cannot query CUDA device properties: ") + cudaGetErrorString(prop_err);
-  if (prop.major * 10 + prop.minor < 75) {
-    return std::string(prop.name) + " has compute capability " + std::to_string(prop.major) + "." +
-           std::to_string(prop.minor) + "; the CUDA backend needs 7.5 (Turing) or newer";
-  }
-  const cudaError_t set_err = cudaSetDevice(device);
-  if (set_err != cudaSuccess) return std::string("cannot use CUDA device: ") + cudaGetErrorString(set_err);
-  void* probe = nullptr;
-  const cudaError_t alloc_err = cudaMalloc(&probe, size_t(1) << 20);
-  if (alloc_err != cudaSuccess) {
-    cudaGetLastError();
-    return std::string("cannot allocate memory on ") + prop.name + ": " + cudaGetErrorString(alloc_err);
-  }
-  cudaFree(probe);
-  return "";
-}
-
 }  // namespace
 
 MFN_EXPORT int32_t mfn_backend_api_version(void) { return MFN_BACKEND_API_VERSION; }
 
 MFN_EXPORT int32_t mfn_backend_score(int32_t device, char* reason, size_t reason_size) {
   try {
-    const std::string why = unusable_reason(device);
+    const std::string why = mfn_cuda::device_problem(device);
     if (!why.empty()) {
       write_message(reason, reason_size, why);
       return 0;

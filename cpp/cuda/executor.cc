@@ -26,6 +26,46 @@ double elapsed_ms(cudaEvent_t a, cudaEvent_t b) {
 
 }  // namespace
 
+std::string device_problem(int device) {
+  int driver = 0;
+  cudaDriverGetVersion(&driver);
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err == cudaErrorInsufficientDriver) {
+    if (driver == 0) return "no NVIDIA driver found (libcuda.so.1 is not installed or cannot be loaded)";
+    int runtime = 0;
+    cudaRuntimeGetVersion(&runtime);
+    return "the NVIDIA driver supports CUDA " + std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
+           ", this plugin needs CUDA " + std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) +
+           " (" + cudaGetErrorString(err) + ")";
+  }
+  if (err == cudaErrorNoDevice || (err == cudaSuccess && count == 0)) return "no CUDA device found (cudaErrorNoDevice)";
+  if (err != cudaSuccess) {
+    return std::string("cannot query CUDA devices: ") + cudaGetErrorString(err) + " (" + cudaGetErrorName(err) + ")";
+  }
+  if (device < 0 || device >= count) {
+    return "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) + " device" +
+           (count == 1 ? "" : "s") + " found)";
+  }
+  cudaDeviceProp prop;
+  const cudaError_t prop_err = cudaGetDeviceProperties(&prop, device);
+  if (prop_err != cudaSuccess) return std::string("cannot query CUDA device properties: ") + cudaGetErrorString(prop_err);
+  if (prop.major * 10 + prop.minor < 75) {
+    return std::string(prop.name) + " has compute capability " + std::to_string(prop.major) + "." +
+           std::to_string(prop.minor) + "; the CUDA backend needs 7.5 (Turing) or newer";
+  }
+  const cudaError_t set_err = cudaSetDevice(device);
+  if (set_err != cudaSuccess) return std::string("cannot use CUDA device: ") + cudaGetErrorString(set_err);
+  void* probe = nullptr;
+  const cudaError_t alloc_err = cudaMalloc(&probe, size_t(1) << 20);
+  if (alloc_err != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("cannot allocate memory on ") + prop.name + ": " + cudaGetErrorString(alloc_err);
+  }
+  cudaFree(probe);
+  return "";
+}
+
 Error Executor::create(const mfn_plan& plan, const mfn_backend_config& config, std::unique_ptr<Executor>* out) {
   std::unique_ptr<Executor> executor(new Executor());
   MFN_CUDA_RETURN_IF_ERROR(executor->init(plan, config));
@@ -45,14 +85,8 @@ Error Executor::init(const mfn_plan& plan, const mfn_backend_config& config) {
   input_h_ = net_.tensors[0].h;
   input_w_ = net_.tensors[0].w;
 
-  MFN_CUDA_CHECK(cudaSetDevice(device_));
-  cudaDeviceProp prop;
-  MFN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
-  if (prop.major * 10 + prop.minor < 75) {
-    return make_error(MFN_E_BACKEND_UNAVAILABLE, std::string(prop.name) + " has compute capability " +
-                                                     std::to_string(prop.major) + "." + std::to_string(prop.minor) +
-                                                     "; the CUDA backend needs 7.5 or newer");
-  }
+  const std::string problem = device_problem(device_);
+  if (!problem.empty()) return make_error(MFN_E_BACKEND_UNAVAILABLE, problem);
   MFN_CUDA_CHECK(cudaMalloc(&weights_dev_, std::max<size_t>(net_.weights_fp16.size(), 8) * sizeof(uint16_t)));
   MFN_CUDA_CHECK(cudaMalloc(&params_dev_, std::max<size_t>(net_.params_fp32.size(), 4) * sizeof(float)));
   MFN_CUDA_CHECK(cudaMemcpy(weights_dev_, net_.weights_fp16.data(), net_.weights_fp16.size() * sizeof(uint16_t),

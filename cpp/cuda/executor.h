@@ -21,6 +21,11 @@
 
 namespace mfn_cuda {
 
+// Why CUDA device `device` cannot run the backend (no driver, driver too
+// old, no such device, compute capability below 7.5, no memory), or "" when
+// it can. Leaves `device` selected on the calling thread.
+std::string device_problem(int device);
+
 class Executor {
  public:
   static Error create(const mfn_plan& plan, const mfn_backend_config& config, std::unique_ptr<Executor>* out);

@@ -43,9 +43,12 @@ __global__ void __launch_bounds__(kThreads) preprocess_kernel(const PreprocessPa
     for (int k = 0; k < 3; ++k) {
       const int rgb = p.channel_src[k];
       const int c = d.order == MFN_ORDER_BGR ? 2 - rgb : rgb;
-      const float top = (1.f - ax) * fetch(d, x0, y0, c) + ax * fetch(d, x0 + 1, y0, c);
-      const float bottom = (1.f - ax) * fetch(d, x0, y0 + 1, c) + ax * fetch(d, x0 + 1, y0 + 1, c);
-      const float value = (1.f - ay) * top + ay * bottom;
+      // Same lerp form as the CPU reference (core/preprocess.cc).
+      const float p00 = fetch(d, x0, y0, c), p10 = fetch(d, x0 + 1, y0, c);
+      const float p01 = fetch(d, x0, y0 + 1, c), p11 = fetch(d, x0 + 1, y0 + 1, c);
+      const float top = p00 + ax * (p10 - p00);
+      const float bottom = p01 + ax * (p11 - p01);
+      const float value = top + ay * (bottom - top);
       v[k] = value * p.scale[k] + p.bias[k];
     }
   }
