@@ -2,7 +2,8 @@
 // once over a vector type V and instantiated per ISA like gemm_kernel.h.
 // Vectorised over channels: a block of NB vectors of channels is carried
 // along an output row; for 3x3 kernels its 9 taps of weights stay in
-// registers. Bias, PReLU and residual are fused into the store.
+// registers and several output pixels are computed together. Bias, PReLU
+// and residual are fused into the store.
 #pragma once
 
 #include <cstddef>
@@ -13,63 +14,132 @@ namespace mfn {
 namespace cpu {
 namespace {
 
-template <class V, int NB, bool K3>
-void dw_block_row(const DwArgs& d, int oy, int cb) {
+// Bias, residual and PReLU for one vector of channels at element `off`.
+template <class V>
+inline void dw_store(const DwArgs& d, size_t off, typename V::reg x, typename V::reg slope) {
+  const Epilogue& e = d.epi;
+  if (e.res && !e.res_after) x = V::add(x, V::load(e.res + off));
+  if (e.slope) x = V::prelu(x, slope);
+  if (e.res && e.res_after) x = V::add(x, V::load(e.res + off));
+  V::store(d.out + off, x);
+}
+
+// 3x3, dilation 1, stride S: PX adjacent output pixels of one channel block
+// at once, so that with S == 1 each input column is loaded once for up to
+// three outputs. rows[ky] is null for a row in the padding. check: some
+// taps may fall in the horizontal padding.
+template <class V, int NB, int S, int PX, bool check>
+inline void dw3x3_pixels(const DwArgs& d, const float* const rows[3], const typename V::reg (&w)[9][NB],
+                         const typename V::reg (&bias)[NB], const typename V::reg (&slope)[NB], size_t out_off,
+                         int ox, int cb) {
+  using R = typename V::reg;
+  constexpr int W = V::width;
+  const size_t c = static_cast<size_t>(d.c);
+  const int ix0 = ox * S - d.pad_left;
+  R acc[PX][NB];
+#pragma GCC unroll 8
+  for (int p = 0; p < PX; ++p)
+#pragma GCC unroll 8
+    for (int v = 0; v < NB; ++v) acc[p][v] = bias[v];
+#pragma GCC unroll 3
+  for (int ky = 0; ky < 3; ++ky) {
+    const float* row = rows[ky];
+    if (row == nullptr) continue;
+#pragma GCC unroll 8
+    for (int p = 0; p < PX; ++p) {
+#pragma GCC unroll 3
+      for (int kx = 0; kx < 3; ++kx) {
+        const int ix = ix0 + p * S + kx;
+        if (check && (ix < 0 || ix >= d.in_w)) continue;
+        const float* px = row + static_cast<size_t>(ix) * c + cb;
+#pragma GCC unroll 8
+        for (int v = 0; v < NB; ++v) acc[p][v] = V::fma(V::load(px + v * W), w[ky * 3 + kx][v], acc[p][v]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int p = 0; p < PX; ++p)
+#pragma GCC unroll 8
+    for (int v = 0; v < NB; ++v)
+      dw_store<V>(d, out_off + static_cast<size_t>(ox + p) * c + cb + v * W, acc[p][v], slope[v]);
+}
+
+template <class V, int NB, int S>
+void dw3x3_block_row(const DwArgs& d, int oy, int cb) {
+  using R = typename V::reg;
+  constexpr int W = V::width;
+  constexpr int PX = S == 1 ? 4 : 2;
+  const int c = d.c;
+  R w[9][NB], bias[NB], slope[NB];
+#pragma GCC unroll 9
+  for (int t = 0; t < 9; ++t)
+#pragma GCC unroll 8
+    for (int v = 0; v < NB; ++v) w[t][v] = V::load(d.w + t * c + cb + v * W);
+#pragma GCC unroll 8
+  for (int v = 0; v < NB; ++v) {
+    bias[v] = V::load(d.epi.bias + cb + v * W);
+    slope[v] = d.epi.slope ? V::load(d.epi.slope + cb + v * W) : V::set1(0.0f);
+  }
+  const float* rows[3];
+  for (int ky = 0; ky < 3; ++ky) {
+    const int iy = oy * d.sh - d.pad_top + ky;
+    rows[ky] = iy >= 0 && iy < d.in_h ? d.in + static_cast<size_t>(iy) * d.in_w * c : nullptr;
+  }
+  // Output columns whose three taps all lie inside the input.
+  int lo = (d.pad_left + S - 1) / S;
+  int hi = d.in_w - 3 + d.pad_left >= 0 ? (d.in_w - 3 + d.pad_left) / S + 1 : 0;
+  if (hi > d.out_w) hi = d.out_w;
+  if (lo > hi) lo = hi;
+  const size_t out_off = static_cast<size_t>(oy) * d.out_w * c;
+  int ox = 0;
+  for (; ox < lo; ++ox) dw3x3_pixels<V, NB, S, 1, true>(d, rows, w, bias, slope, out_off, ox, cb);
+  for (; ox + PX <= hi; ox += PX) dw3x3_pixels<V, NB, S, PX, false>(d, rows, w, bias, slope, out_off, ox, cb);
+  for (; ox < hi; ++ox) dw3x3_pixels<V, NB, S, 1, false>(d, rows, w, bias, slope, out_off, ox, cb);
+  for (; ox < d.out_w; ++ox) dw3x3_pixels<V, NB, S, 1, true>(d, rows, w, bias, slope, out_off, ox, cb);
+}
+
+// Any kernel size, stride and dilation: weights read from memory per tap.
+template <class V, int NB>
+void dw_generic_block_row(const DwArgs& d, int oy, int cb) {
   using R = typename V::reg;
   constexpr int W = V::width;
   const int c = d.c;
-  const int kh = K3 ? 3 : d.kh;
-  const int kw = K3 ? 3 : d.kw;
-  const Epilogue& e = d.epi;
-
-  R w3[K3 ? 9 : 1][NB];
-  if constexpr (K3) {
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t)
-#pragma GCC unroll 8
-      for (int v = 0; v < NB; ++v) w3[t][v] = V::load(d.w + t * c + cb + v * W);
-  }
   R bias[NB], slope[NB];
 #pragma GCC unroll 8
   for (int v = 0; v < NB; ++v) {
-    bias[v] = V::load(e.bias + cb + v * W);
-    slope[v] = e.slope ? V::load(e.slope + cb + v * W) : V::set1(0.0f);
+    bias[v] = V::load(d.epi.bias + cb + v * W);
+    slope[v] = d.epi.slope ? V::load(d.epi.slope + cb + v * W) : V::set1(0.0f);
   }
-
   const int iy0 = oy * d.sh - d.pad_top;
-  const size_t row_off = static_cast<size_t>(oy) * d.out_w * c;
+  const size_t out_off = static_cast<size_t>(oy) * d.out_w * c;
   for (int ox = 0; ox < d.out_w; ++ox) {
     const int ix0 = ox * d.sw - d.pad_left;
     R acc[NB];
 #pragma GCC unroll 8
     for (int v = 0; v < NB; ++v) acc[v] = bias[v];
-#pragma GCC unroll 3
-    for (int ky = 0; ky < kh; ++ky) {
+    for (int ky = 0; ky < d.kh; ++ky) {
       const int iy = iy0 + ky * d.dh;
       if (iy < 0 || iy >= d.in_h) continue;
       const float* row = d.in + static_cast<size_t>(iy) * d.in_w * c + cb;
-#pragma GCC unroll 3
-      for (int kx = 0; kx < kw; ++kx) {
+      for (int kx = 0; kx < d.kw; ++kx) {
         const int ix = ix0 + kx * d.dw;
         if (ix < 0 || ix >= d.in_w) continue;
         const float* px = row + static_cast<size_t>(ix) * c;
+        const float* wt = d.w + (ky * d.kw + kx) * c + cb;
 #pragma GCC unroll 8
-        for (int v = 0; v < NB; ++v) {
-          const R wv = K3 ? w3[ky * 3 + kx][v] : V::load(d.w + (ky * kw + kx) * c + cb + v * W);
-          acc[v] = V::fma(V::load(px + v * W), wv, acc[v]);
-        }
+        for (int v = 0; v < NB; ++v) acc[v] = V::fma(V::load(px + v * W), V::load(wt + v * W), acc[v]);
       }
     }
-    const size_t off = row_off + static_cast<size_t>(ox) * c + cb;
 #pragma GCC unroll 8
-    for (int v = 0; v < NB; ++v) {
-      R x = acc[v];
-      if (e.res && !e.res_after) x = V::add(x, V::load(e.res + off + v * W));
-      if (e.slope) x = V::prelu(x, slope[v]);
-      if (e.res && e.res_after) x = V::add(x, V::load(e.res + off + v * W));
-      V::store(d.out + off + v * W, x);
-    }
+    for (int v = 0; v < NB; ++v) dw_store<V>(d, out_off + static_cast<size_t>(ox) * c + cb + v * W, acc[v], slope[v]);
   }
+}
+
+template <class V, int NB>
+void dw_block_row(const DwArgs& d, int oy, int cb) {
+  if (d.kh == 3 && d.kw == 3 && d.dh == 1 && d.dw == 1 && d.sw == 1) return dw3x3_block_row<V, NB, 1>(d, oy, cb);
+  if (d.kh == 3 && d.kw == 3 && d.dh == 1 && d.dw == 1 && d.sw == 2) return dw3x3_block_row<V, NB, 2>(d, oy, cb);
+  dw_generic_block_row<V, NB>(d, oy, cb);
 }
 
 // Channels [c0, c) that do not fill a vector.
@@ -99,19 +169,13 @@ inline void dw_scalar_row(const DwArgs& d, int oy, int c0) {
   }
 }
 
-template <class V, int NB, bool K3>
-int dw_blocks(const DwArgs& d, int oy, int cb) {
-  constexpr int CB = V::width * NB;
-  for (; cb + CB <= d.c; cb += CB) dw_block_row<V, NB, K3>(d, oy, cb);
-  return cb;
-}
-
 template <class V, int NB>
 void dwconv(const DwArgs& d, int oy_begin, int oy_end) {
-  const bool k3 = d.kh == 3 && d.kw == 3;
+  constexpr int W = V::width;
   for (int oy = oy_begin; oy < oy_end; ++oy) {
-    int cb = k3 ? dw_blocks<V, NB, true>(d, oy, 0) : dw_blocks<V, NB, false>(d, oy, 0);
-    cb = k3 ? dw_blocks<V, 1, true>(d, oy, cb) : dw_blocks<V, 1, false>(d, oy, cb);
+    int cb = 0;
+    for (; cb + NB * W <= d.c; cb += NB * W) dw_block_row<V, NB>(d, oy, cb);
+    for (; cb + W <= d.c; cb += W) dw_block_row<V, 1>(d, oy, cb);
     if (cb < d.c) dw_scalar_row(d, oy, cb);
   }
 }

@@ -162,6 +162,15 @@ int main() {
     g.group = 1;
     g.out_c = 21;
     cases.push_back({"3x3 dilated, asymmetric pads", g, ConvKind::im2col});
+    l.dilation_h = 1;
+    l.out_h = 10 + 2 + 0 - 3 + 1;
+    cases.push_back({"dw3x3 asymmetric pads", l, ConvKind::depthwise});
+    mfn_conv_layer s = geo(40, 9, 23, 40, 3, 1, 0, 40);
+    s.stride_w = 2;
+    s.pad_left = 1;
+    s.out_w = (23 + 1 - 3) / 2 + 1;
+    cases.push_back({"dw3x3 stride 1x2, left pad only", s, ConvKind::depthwise});
+    cases.push_back({"dw3x3/s2 no pad", geo(16, 9, 10, 16, 3, 2, 0, 16), ConvKind::depthwise});
   }
 
   std::mt19937 rng(42);
