@@ -218,7 +218,9 @@ class JsonParser {
       return pos_ > from;
     };
     if (pos_ < text_.size() && text_[pos_] == '-') ++pos_;
+    const size_t int_start = pos_;
     if (!digits()) return error("unexpected character");
+    if (text_[int_start] == '0' && pos_ - int_start > 1) return error("leading zero in number");
     if (pos_ < text_.size() && text_[pos_] == '.') {
       ++pos_;
       if (!digits()) return error("bad number");

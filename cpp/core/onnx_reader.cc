@@ -47,9 +47,10 @@ class Decoder {
   Status varint(uint64_t* out) {
     const size_t start = pos_;
     uint64_t value = 0;
-    for (int i = 0; i < 10; ++i) {
+    for (int i = 0;; ++i) {
       if (pos_ >= end_) return invalid_at("truncated varint", start);
       const uint8_t byte = data_[pos_++];
+      if (i == 9 && (byte & 0x80)) return invalid_at("varint longer than 10 bytes", start);
       if (i == 9 && byte > 1) return invalid_at("varint overflows 64 bits", start);
       value |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
       if (!(byte & 0x80)) {
@@ -57,7 +58,6 @@ class Decoder {
         return Status::ok();
       }
     }
-    return invalid_at("varint longer than 10 bytes", start);
   }
 
   Status tag(uint32_t* field, int* wire) {
@@ -572,6 +572,9 @@ Status read_onnx(const uint8_t* data, size_t size, OnnxModel* out) {
     }
   }
   if (!has_graph) return invalid_at("model has no graph", size);
+  // Required by ONNX since IR 3; its absence also exposes a file cut short
+  // right after the graph.
+  if (out->opsets.empty()) return invalid_at("model has no opset_import", size);
   return Status::ok();
 }
 
