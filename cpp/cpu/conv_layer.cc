@@ -45,8 +45,23 @@ void im2col(const mfn_conv_layer& l, const float* in, int g, int m0, int m1, flo
   for (int m = m0; m < m1; ++m) {
     const int oy = m / l.out_w, ox = m % l.out_w;
     float* row = cols + static_cast<size_t>(m - m0) * k;
+    const int ix0 = ox * l.stride_w - l.pad_left;
+    // With dilation 1 and the kernel row inside the input, the row's taps
+    // are one contiguous run of kw * cin floats (NHWC, group 1).
+    const bool whole_rows = l.dilation_w == 1 && l.group == 1 && ix0 >= 0 && ix0 + l.kernel_w <= l.in_w;
     for (int ky = 0; ky < l.kernel_h; ++ky) {
       const int iy = oy * l.stride_h - l.pad_top + ky * l.dilation_h;
+      if (whole_rows) {
+        float* dst = row + ky * l.kernel_w * cin;
+        const int run = l.kernel_w * cin;
+        if (iy < 0 || iy >= l.in_h) {
+          for (int i = 0; i < run; ++i) dst[i] = 0.0f;
+        } else {
+          const float* src = in + (static_cast<size_t>(iy) * l.in_w + ix0) * l.in_c;
+          for (int i = 0; i < run; ++i) dst[i] = src[i];
+        }
+        continue;
+      }
       for (int kx = 0; kx < l.kernel_w; ++kx) {
         const int ix = ox * l.stride_w - l.pad_left + kx * l.dilation_w;
         float* dst = row + (ky * l.kernel_w + kx) * cin;
