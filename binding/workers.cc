@@ -15,6 +15,19 @@ mfn::Status internal_error(const char* what) {
   return mfn::Status(mfn::Code::internal, std::string("unexpected engine failure: ") + what);
 }
 
+// Completion callbacks also run while an environment shuts down (a
+// worker_thread terminated with work in flight): no JavaScript may run then,
+// so settling a promise fails and node-addon-api throws. An exception that
+// escaped into node would abort the process, and nobody is waiting for the
+// promise any more, so the failure is dropped here.
+template <typename Settle>
+void settle_quietly(Settle&& settle) {
+  try {
+    settle();
+  } catch (const Napi::Error&) {
+  }
+}
+
 class CreateWorker : public Napi::AsyncWorker {
  public:
   CreateWorker(Napi::Env env, AddonData* addon, mfn::EngineOptions options)
@@ -39,19 +52,15 @@ class CreateWorker : public Napi::AsyncWorker {
   // JS thread.
   void OnOK() override {
     Napi::Env env = Env();
-    if (!status_.is_ok()) {
-      deferred_.Reject(status_error(env, status_).Value());
-      return;
-    }
-    if (!engine_) {
-      deferred_.Reject(make_error(env, "MFN_INTERNAL", "the engine reported success but returned no engine").Value());
-      return;
-    }
-    try {
-      deferred_.Resolve(EngineWrap::wrap(env, addon_, std::move(engine_)));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
+    settle_quietly([&] {
+      if (!status_.is_ok()) {
+        deferred_.Reject(status_error(env, status_).Value());
+      } else if (!engine_) {
+        deferred_.Reject(make_error(env, "MFN_INTERNAL", "the engine reported success but returned no engine").Value());
+      } else {
+        deferred_.Resolve(EngineWrap::wrap(env, addon_, std::move(engine_)));
+      }
+    });
   }
 
  private:
@@ -96,12 +105,14 @@ class EmbedWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     engine_.reset();  // before finish_work, so a waiting dispose destroys the engine
-    owner_->finish_work(env);
-    if (status_.is_ok()) {
-      deferred_.Resolve(env.Undefined());
-    } else {
-      deferred_.Reject(status_error(env, status_).Value());
-    }
+    settle_quietly([&] {
+      owner_->finish_work(env);
+      if (status_.is_ok()) {
+        deferred_.Resolve(env.Undefined());
+      } else {
+        deferred_.Reject(status_error(env, status_).Value());
+      }
+    });
   }
 
  private:
@@ -122,7 +133,7 @@ class DestroyWorker : public Napi::AsyncWorker {
 
   // JS thread.
   void OnOK() override {
-    for (Napi::Promise::Deferred& waiter : waiters_) waiter.Resolve(Env().Undefined());
+    for (Napi::Promise::Deferred& waiter : waiters_) settle_quietly([&] { waiter.Resolve(Env().Undefined()); });
   }
 
  private:
