@@ -143,6 +143,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
       latencyMs: summarize(timed.latencies),
       stagesMs,
       rssMb: process.memoryUsage().rss / (1024 * 1024),
+      peerTuning: driver.peerTuning ?? null,
     };
   } finally {
     await driver.dispose();

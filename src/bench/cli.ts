@@ -2,6 +2,7 @@
 // mfn-bench: throughput and latency of mfn on this machine, optionally next
 // to onnxruntime-node, each configuration in a fresh process. See --help.
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderChart } from "./chart.js";
@@ -38,6 +39,7 @@ interface Context {
   manifest: ModelManifest;
   input: string;
   date: Date;
+  loadBefore: number[];  // os.loadavg(): 1, 5, 15 minutes
 }
 
 function commitText(s: SourceInfo): string {
@@ -58,9 +60,13 @@ function header(c: Context, configurations: number): string {
     `input    ${c.input}`,
     `method   ${configurations} configurations, each in a fresh process: warm-up ${budgetText(o.warmup)}, then ${budgetText(o.measure)} timed; ${o.threads} threads; flip ${o.flips.map((f) => (f ? "on" : "off")).join(" and ")}`,
   ];
+  if (c.loadBefore[0] > 0.5 * m.cpu.cores) {
+    lines.push(`warning  this machine is busy (load average ${c.loadBefore[0].toFixed(1)} on ${m.cpu.cores} cores): other processes share the cores, numbers will be low and noisy`);
+  }
   if (o.peers) {
     lines.push(`peer     ort = onnxruntime-node ${c.versions.onnxruntimeNode}, CPU provider, intra-op ${o.threads} threads, inter-op 1: fed preprocessed`,
-      `         float tensors prepared before timing (no preprocessing in its time); with flip it runs 2 x batch`);
+      `         float tensors prepared before timing (no preprocessing in its time); with flip it runs 2 x batch;`,
+      `         graph optimisation ${o.ortOpt === "auto" ? "level: the faster of all and extended here (auto)" : o.ortOpt}`);
   }
   return lines.join("\n");
 }
@@ -73,6 +79,8 @@ function report(c: Context, results: (RunResult | RunFailure)[]) {
     date: c.date.toISOString(),
     command: ["mfn-bench", ...c.argv.map(quoteArg)].join(" "),
     machine: c.machine,
+    // Other processes' share of the cores, before and after the run.
+    loadAverage: { before: c.loadBefore, after: loadavg() },
     versions: c.versions,
     source: c.source,
     model: { path: shownPath(c.model), width: c.manifest.width, height: c.manifest.height, dimensions: c.manifest.embeddingSize },
@@ -88,6 +96,7 @@ function report(c: Context, results: (RunResult | RunFailure)[]) {
         executionProvider: "cpu",
         intraOpNumThreads: o.threads,
         interOpNumThreads: 1,
+        graphOptimizationLevel: o.ortOpt === "auto" ? "auto: the faster of all and extended on one image, per configuration (results[].peerTuning)" : o.ortOpt,
         input: "preprocessed float tensors (NCHW, normalised; with flip the mirrored copies too, 2 x batch rows), prepared before timing",
       }
       : null,
@@ -134,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
       source: sourceInfo(packageRoot),
       input: pixels.description,
       date: new Date(),
+      loadBefore: loadavg(),
     };
     const specs = planRuns(options, pixels.indexPath, model);
     process.stdout.write(`${header(ctx, specs.length)}\n\n`);

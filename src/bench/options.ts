@@ -3,6 +3,7 @@
 // names the option, what it expects and what it got.
 import { availableParallelism } from "node:os";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { PeerLevel } from "./protocol.js";
 
 export type BackendChoice = "auto" | "cpu" | "cuda";
 export type FlipMode = "on" | "off" | "both";
@@ -23,6 +24,7 @@ export interface BenchOptions {
   json: string | undefined;
   chart: string | undefined;
   model: string | undefined;  // undefined = the packaged model
+  ortOpt: PeerLevel;
   progress: boolean;
 }
 
@@ -36,7 +38,8 @@ What it does:
   runs in a fresh Node process: load the model, warm up, then timed calls.
   With --peers, onnxruntime-node runs the same model in its own process with
   the same threads (intraOpNumThreads = --threads, interOpNumThreads = 1)
-  and the same batch.
+  and the same batch, at ORT's faster graph optimisation level on this
+  machine (--ort-opt auto; its choice and timings are in the JSON).
 
 Glossary (every figure in the table and the JSON):
   img/s       images embedded per second = embeddings/s (one embedding per
@@ -142,6 +145,11 @@ export function buildProgram(): Command {
     .addOption(new Option("--iterations <n>", "timed phase per configuration, in calls").argParser(positiveInt("--iterations")))
     .addOption(new Option("--input <dir>", "folder of face images (JPEG/PNG/WebP), decoded once up front to raw pixels; default: synthetic pixels"))
     .addOption(new Option("--peers", "also run onnxruntime-node (CPU) on the same model, threads and batch"))
+    .addOption(
+      new Option("--ort-opt <level>", "the peer's graph optimisation level: all (ORT's default), extended (no NCHWc layout transform), or auto: the faster of the two on this machine")
+        .choices(["auto", "all", "extended"])
+        .default("auto"),
+    )
     .addOption(new Option("--json <file>", "write every result, the machine, versions, commit and command line as JSON"))
     .addOption(new Option("--chart <file>", "write an SVG chart of images/s against batch size"))
     .addOption(new Option("--model <file>", "ONNX model (default: the packaged MobileFaceNet)"))
@@ -167,6 +175,7 @@ interface RawOptions {
   json?: string;
   chart?: string;
   model?: string;
+  ortOpt: PeerLevel;
   progress: boolean;
 }
 
@@ -201,6 +210,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     json: raw.json,
     chart: raw.chart,
     model: raw.model,
+    ortOpt: raw.ortOpt,
     progress: raw.progress,
   };
 }

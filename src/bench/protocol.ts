@@ -18,6 +18,16 @@ export interface RunSpec {
   measure: Budget;
   pixels: string;            // index file of the pixel set (pixels.ts)
   model: string;             // .onnx path
+  peerLevel: PeerLevel;      // the peer's graph optimisation level
+}
+
+export type PeerLevel = "auto" | "all" | "extended";
+
+// How the onnxruntime-node session was set up (peers/ort.ts).
+export interface PeerTuning {
+  graphOptimizationLevel: "all" | "extended";
+  // With --ort-opt auto: median ms per run of one image at each level tried.
+  msPerRun: Record<string, number> | null;
 }
 
 export interface StageMedians {
@@ -48,6 +58,7 @@ export interface RunResult {
   latencyMs: Percentiles;    // per call
   stagesMs: StageMedians | null;  // null for the peer (it reports none)
   rssMb: number;             // child's resident memory after the timed phase
+  peerTuning: PeerTuning | null;  // null for mfn
 }
 
 // A configuration that could not run (no GPU, addon missing, crash).
@@ -66,6 +77,7 @@ export type NativeStages = Omit<StageMedians, "jsRoundTrip">;
 export interface Driver {
   backend: string;
   fallbackReason: string | null;
+  peerTuning?: PeerTuning;
   // One call of `batch` images; slot = which in-flight call (varies the image).
   call(slot: number): Promise<void>;
   // Native stages of the call that just finished; null when there are none.

@@ -11,6 +11,9 @@ import { engineLabel, fmt } from "./table.js";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("./child.js", import.meta.url));
 const STDERR_TAIL = 2000;
+// A child that has sent its result but keeps running (a thread keeping the
+// process alive) is killed after this long, and the user is told.
+const EXIT_GRACE_MS = 15_000;
 
 // Explicit batches (one call in flight), then single-image calls at each
 // concurrency above 1. For each, every mfn backend and then the peer, so
@@ -26,7 +29,7 @@ export function planRuns(options: BenchOptions, pixels: string, model: string): 
       const engines: { engine: EngineName; backend: RunSpec["backend"] }[] = options.backends.map((backend) => ({ engine: "mfn", backend }));
       if (options.peers) engines.push({ engine: "onnxruntime-node", backend: "cpu" });
       for (const e of engines) {
-        specs.push({ ...e, flip, ...shape, threads: options.threads, warmup: options.warmup, measure: options.measure, pixels, model });
+        specs.push({ ...e, flip, ...shape, threads: options.threads, warmup: options.warmup, measure: options.measure, pixels, model, peerLevel: options.ortOpt });
       }
     }
   }
@@ -51,13 +54,21 @@ function runChild(spec: RunSpec, onProgress: (phase: string, fraction: number) =
     const keep = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-STDERR_TAIL); };
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
+    let grace: NodeJS.Timeout | undefined;
     child.on("message", (m: ChildMessage) => {
-      if (m.type === "progress") onProgress(m.phase, m.fraction);
-      else if (m.type === "result") outcome = m.result;
-      else outcome = failure(spec, m.message);
+      if (m.type === "progress") {
+        onProgress(m.phase, m.fraction);
+        return;
+      }
+      outcome = m.type === "result" ? m.result : failure(spec, m.message);
+      grace = setTimeout(() => {
+        process.stderr.write(`mfn-bench: ${describeSpec(spec)}: the process did not exit ${EXIT_GRACE_MS / 1000} s after its result; killed it\n`);
+        child.kill("SIGKILL");
+      }, EXIT_GRACE_MS);
     });
     child.on("error", (err) => { outcome ??= failure(spec, `cannot start ${CHILD_SCRIPT}: ${err.message}`); });
     child.on("exit", (code, signal) => {
+      clearTimeout(grace);
       if (outcome === null) {
         const how = signal !== null ? `signal ${signal}` : `exit code ${code}`;
         outcome = failure(spec, `the benchmark process died (${how})${output.trim() ? `: ${output.trim()}` : ""}`);

@@ -71,6 +71,15 @@ export function renderTable(rows: readonly Row[]): string {
     const reasons = [...new Set(fallbacks.map((r) => `${r.requestedBackend} -> ${r.backend}: ${r.fallbackReason}`))];
     lines.push("", ...reasons.map((reason) => `* fell back: ${reason}`));
   }
+  const tuned = rows.filter((r): r is RunResult => !isFailure(r) && r.peerTuning !== null);
+  if (tuned.length > 0) {
+    const chosen = [...new Set(tuned.map((r) => r.peerTuning!.graphOptimizationLevel))];
+    const timed = tuned.filter((r) => r.peerTuning!.msPerRun !== null);
+    const how = timed.length === 0
+      ? "as requested (--ort-opt)"
+      : `the faster on one image (${timed.map((r) => Object.entries(r.peerTuning!.msPerRun!).map(([level, ms]) => `${level} ${fmt(ms)}`).join(" / ")).slice(0, 3).join("; ")} ms per run)`;
+    lines.push("", `ort graph optimisation level: ${chosen.join(" or ")}, ${how}`);
+  }
   if (failures.length > 0) lines.push("", "Failed:", ...failures.map((f) => `  ${f}`));
   return lines.join("\n");
 }

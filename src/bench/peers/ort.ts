@@ -7,8 +7,47 @@
 //
 // onnxruntime-node runs each session.run() synchronously on the JavaScript
 // thread (deferred with setImmediate), so concurrent calls are serialised.
+//
+// Graph optimisation level: ORT's default, "all", adds the NCHWc layout
+// transform, which is several times slower for this model on some Intel
+// CPUs (microsoft/onnxruntime#26992) and faster on others. With "auto" the
+// peer times both levels on one image before the warm-up and keeps the
+// faster, so that mfn is compared with ORT at its best on this machine; the
+// choice and both timings are in the result.
 import { readManifest, type LoadedPixels } from "../pixels.js";
-import type { Driver, RunSpec } from "../protocol.js";
+import type { Driver, PeerTuning, RunSpec } from "../protocol.js";
+import { median } from "../stats.js";
+
+type Ort = typeof import("onnxruntime-node");
+type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
+type Level = "all" | "extended";
+
+const TUNING_RUNS = 5;
+const TUNING_BUDGET_MS = 1000;
+
+async function openSession(ort: Ort, spec: RunSpec, level: Level): Promise<Session> {
+  return ort.InferenceSession.create(spec.model, {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: spec.threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: level,
+  });
+}
+
+// Median ms per run of `feed` after one untimed run: up to TUNING_RUNS
+// runs or TUNING_BUDGET_MS, at least one.
+async function timeRuns(session: Session, feed: Record<string, import("onnxruntime-node").Tensor>): Promise<number> {
+  await session.run(feed);
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < TUNING_RUNS && (times.length === 0 || performance.now() - start < TUNING_BUDGET_MS)) {
+    const t0 = performance.now();
+    await session.run(feed);
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
 
 export async function createOrtDriver(spec: RunSpec, pixels: LoadedPixels): Promise<Driver> {
   let ort: typeof import("onnxruntime-node");
@@ -20,13 +59,6 @@ export async function createOrtDriver(spec: RunSpec, pixels: LoadedPixels): Prom
   const tensorOf = pixels.tensor;
   if (tensorOf === null) throw new Error("the pixel set has no model-input tensors for the peer");
   const manifest = readManifest(spec.model);
-  const session = await ort.InferenceSession.create(spec.model, {
-    executionProviders: ["cpu"],
-    intraOpNumThreads: spec.threads,
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    graphOptimizationLevel: "all",
-  });
   const perImage = spec.flip ? 2 : 1;
   const rows = spec.batch * perImage;
   const dims = manifest.embeddingSize;
@@ -42,9 +74,38 @@ export async function createOrtDriver(spec: RunSpec, pixels: LoadedPixels): Prom
     return { [manifest.input]: new ort.Tensor("float32", data, [rows, 3, manifest.height, manifest.width]) };
   });
   const embeddings = new Float32Array(spec.batch * dims);
+
+  let session: Session;
+  let tuning: PeerTuning;
+  if (spec.peerLevel !== "auto") {
+    session = await openSession(ort, spec, spec.peerLevel);
+    tuning = { graphOptimizationLevel: spec.peerLevel, msPerRun: null };
+  } else {
+    // One image (and its mirror with flip): cheap, and the level that wins
+    // there wins at every batch in our measurements.
+    const one = new Float32Array(perImage * pixels.floatsPerImage);
+    one.set(tensorOf(0, false));
+    if (spec.flip) one.set(tensorOf(0, true), pixels.floatsPerImage);
+    const feed = { [manifest.input]: new ort.Tensor("float32", one, [perImage, 3, manifest.height, manifest.width]) };
+    const msPerRun: Record<string, number> = {};
+    let best: { level: Level; session: Session } | null = null;
+    for (const level of ["all", "extended"] as const) {
+      const candidate = await openSession(ort, spec, level);
+      msPerRun[level] = await timeRuns(candidate, feed);
+      if (best === null || msPerRun[level] < msPerRun[best.level]) {
+        await best?.session.release();
+        best = { level, session: candidate };
+      } else {
+        await candidate.release();
+      }
+    }
+    session = best!.session;
+    tuning = { graphOptimizationLevel: best!.level, msPerRun };
+  }
   return {
     backend: "cpu",
     fallbackReason: null,
+    peerTuning: tuning,
     async call(slot) {
       const out = await session.run(feeds[slot]);
       const raw = out[manifest.output].data as Float32Array;
