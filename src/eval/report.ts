@@ -1,48 +1,26 @@
 // What mfn-eval prints and writes: the per-fold table, the summary line and
 // the JSON record (machine, backend, versions, commit, settings, results).
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import os from "node:os";
 import { join } from "node:path";
+import { machineInfo, sourceInfo, versions, type MachineInfo, type SourceInfo } from "../bench/machine.js";
 import type { FlipResult } from "./evaluate.js";
 
 export interface Environment {
-  machine: { cpu: string; cores: number; memoryGiB: number; platform: string; arch: string; release: string };
+  machine: MachineInfo;
   versions: Record<string, string>;
-  commit: { sha: string; dirty: boolean } | null;
+  commit: SourceInfo;
 }
 
-/** The git commit of `repoRoot`, dirty when tracked files differ from it; null outside git. */
-export function gitCommit(repoRoot: string): { sha: string; dirty: boolean } | null {
-  try {
-    const sha = execFileSync("git", ["rev-parse", "HEAD"], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const status = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    return { sha, dirty: status.trim() !== "" };
-  } catch {
-    return null;
-  }
-}
-
+/** Machine, versions (mfn, Node, the model's sha256, extras) and git commit. */
 export function environment(repoRoot: string, extraVersions: Record<string, string> = {}): Environment {
-  const cpus = os.cpus();
-  let mfn = "unknown";
+  const { mfn, node } = versions(repoRoot);
+  let model = "unknown";
   try {
-    mfn = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).version;
+    model = (JSON.parse(readFileSync(join(repoRoot, "models", "manifest.json"), "utf8")) as { sha256: string }).sha256;
   } catch {
-    // Left as "unknown": the report is still useful without it.
+    // Left as "unknown" (a custom model layout); the rest of the record still holds.
   }
-  return {
-    machine: {
-      cpu: cpus[0]?.model.trim() ?? "unknown",
-      cores: os.availableParallelism(),
-      memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-      platform: os.platform(),
-      arch: os.arch(),
-      release: os.release(),
-    },
-    versions: { mfn, node: process.versions.node, ...extraVersions },
-    commit: gitCommit(repoRoot),
-  };
+  return { machine: machineInfo(), versions: { mfn, node, modelSha256: model, ...extraVersions }, commit: sourceInfo(repoRoot) };
 }
 
 const pct = (v: number, digits = 2) => `${(v * 100).toFixed(digits)}%`;
@@ -123,6 +101,6 @@ function round(v: number, digits: number): number {
 
 /** The ROC chart title: the accuracies of every setting evaluated. */
 export function rocTitle(results: readonly FlipResult[], backend: string): string {
-  const acc = results.map((r) => `${flipLabel(r.flip)} ${pct(r.crossValidation.accuracy.mean)} +- ${pct(r.crossValidation.accuracy.std)}`);
-  return `MobileFaceNet on LFW, ${results[0]?.pairs ?? 0} pairs, ${backend}: ${acc.join(", ")}`;
+  const acc = results.map((r) => `${flipLabel(r.flip)} ${pct(r.crossValidation.accuracy.mean)} \u00b1 ${(r.crossValidation.accuracy.std * 100).toFixed(2)}`);
+  return `MobileFaceNet on LFW (${results[0]?.pairs ?? 0} pairs, ${backend}): ${acc.join(", ")}`;
 }

@@ -9,7 +9,7 @@ export interface RocSeries {
 }
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
-const W = 760;
+const W = 820;
 const H = 500;
 const M = { left: 70, right: 24, top: 64, bottom: 56 };
 
@@ -58,7 +58,7 @@ export function renderRocSvg(series: readonly RocSeries[], title: string, subtit
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  parts.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`);
+  parts.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`);
   if (subtitle) parts.push(`<text x="${W / 2}" y="44" text-anchor="middle" fill="#555">${esc(subtitle)}</text>`);
 
   // Grid and ticks: decades on x, 0.01/0.02/0.05/0.1 steps on y.
