@@ -2,10 +2,11 @@
 // `npm run build`) on the real engine and onnxruntime-node with tiny
 // settings, its JSON and SVG; and its answers to bad options.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -127,6 +128,25 @@ describe("mfn-bench end to end", () => {
     const [x] = JSON.parse(readFileSync(json, "utf8")).results as Result[];
     expect(x).toMatchObject({ engine: "mfn", flip: false, batch: 3, calls: 4, images: 12 });
     expect(x.passesPerSec).toBeCloseTo(x.imagesPerSec, 6);
+  }, 120_000);
+
+  it("decodes an --input folder once and feeds both engines from it", async () => {
+    const dir = join(tmp, "faces", "nested");
+    mkdirSync(dir, { recursive: true });
+    for (let k = 0; k < 3; k++) {
+      const pixels = Buffer.alloc(150 * 130 * 3, 40 + 60 * k);
+      await sharp(pixels, { raw: { width: 150, height: 130, channels: 3 } }).png().toFile(join(dir, `face${k}.png`));
+    }
+    writeFileSync(join(dir, "notes.txt"), "not an image");
+    const json = join(tmp, "input.json");
+    const r = bench(["--input", join(tmp, "faces"), "--batch", "4", "--concurrency", "1", "--warmup", "1it", "--iterations", "2", "--peers", "--ort-opt", "extended", "--json", json]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(readFileSync(json, "utf8"));
+    expect(doc.input).toMatchObject({ kind: "folder" });
+    expect(doc.input.description).toMatch(/^3 of 3 images from .*150x130/);
+    const results = doc.results as (Result & { peerTuning: unknown })[];
+    expect(results.map((x) => [x.engine, x.calls, x.images])).toEqual([["mfn", 2, 8], ["onnxruntime-node", 2, 8]]);
+    expect(results[1].peerTuning).toEqual({ graphOptimizationLevel: "extended", msPerRun: null });
   }, 120_000);
 });
 
