@@ -269,6 +269,9 @@ Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out) {
     }
     net.tensors.push_back(info);
   }
+  if (static_cast<size_t>(plan.tensors[0].h) * plan.tensors[0].w > (size_t(1) << 24)) {
+    return make_error(MFN_E_MODEL_UNSUPPORTED, "the CUDA backend takes network inputs of at most 2^24 pixels");
+  }
   if (plan.tensors[0].c != 3) {
     return make_error(MFN_E_MODEL_UNSUPPORTED, "the CUDA backend needs a 3-channel network input, this one has " +
                                                    std::to_string(plan.tensors[0].c));

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "core/model.h"
 #include "cuda/plan.h"
 #include "cuda/staging.h"
 #include "tests/check.h"
@@ -356,6 +357,35 @@ void test_check_image() {
   CHECK(check_image(bad, 0).code == MFN_E_INVALID_ARGUMENT);
 }
 
+// The shipped MobileFaceNet, lowered by the engine: every layer must get a
+// fast kernel (stem, depthwise, tensor-core GEMM), none the fallback, and
+// the activations must fit a few buffers.
+void test_real_model() {
+  mfn::Model model;
+  const std::string root = MFN_REPO_ROOT;
+  const mfn::Status s = mfn::load_model(root + "/models/mobilefacenet.onnx", root + "/models/manifest.json", &model);
+  REQUIRE(s.is_ok());
+  NetPlan net;
+  const Error e = build_plan(model.plan, 2 * 256, &net);
+  REQUIRE(e.ok());
+  int counts[4] = {0, 0, 0, 0};
+  for (const Step& st : net.steps) {
+    ++counts[static_cast<int>(st.kind)];
+    CHECK_MSG(st.kind != KernelKind::generic, "layer %d (%s) falls back to the generic kernel", st.layer,
+              model.layer_names[st.layer].c_str());
+  }
+  std::printf("mobilefacenet: %zu layers: %d gemm, %d dwconv, %d stem, %d generic; %zu buffers, %.1f MiB of "
+              "activations for 512 passes; %zu FP16 weights\n",
+              net.steps.size(), counts[0], counts[1], counts[2], counts[3], net.buffer_elements.size(),
+              net.activation_bytes(512) / 1048576.0, net.weights_fp16.size());
+  CHECK(net.steps.size() == 50);
+  CHECK(counts[static_cast<int>(KernelKind::stem)] == 1);
+  CHECK(net.embedding_size == 512);
+  CHECK(net.buffer_elements.size() <= 4);
+  // 56x56x128 is the largest tensor: at most three of them alive at once.
+  CHECK(net.activation_bytes(1) <= 3 * 56 * 56 * 128 * 2);
+}
+
 }  // namespace
 
 int main() {
@@ -366,6 +396,7 @@ int main() {
   test_buckets_and_chunks();
   test_sampled_rect();
   test_check_image();
+  test_real_model();
   std::printf("cuda_plan_test: %d failure(s)\n", mfn_test::failures());
   return mfn_test::test_exit_code();
 }

@@ -23,8 +23,8 @@ __device__ __forceinline__ float fetch(const ImageDesc& d, int x, int y, int c) 
 }
 
 __global__ void __launch_bounds__(kThreads) preprocess_kernel(const PreprocessParams p) {
-  const int image = blockIdx.y;
-  const int pixel = blockIdx.x * kThreads + threadIdx.x;
+  const int image = blockIdx.x;
+  const int pixel = blockIdx.y * kThreads + threadIdx.x;
   if (pixel >= p.width * p.height) return;
   const int dx = pixel % p.width;
   const int dy = pixel / p.width;
@@ -70,7 +70,8 @@ __global__ void __launch_bounds__(kThreads) preprocess_kernel(const PreprocessPa
 
 cudaError_t launch_preprocess(const PreprocessParams& p, cudaStream_t stream) {
   if (p.count <= 0) return cudaSuccess;
-  const dim3 grid(ceil_div(p.width * p.height, kThreads), p.count);
+  // Images on x (up to 2^31 - 1), pixel blocks on y (49 for 112x112).
+  const dim3 grid(p.count, ceil_div(p.width * p.height, kThreads));
   preprocess_kernel<<<grid, kThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
