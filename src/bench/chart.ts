@@ -112,7 +112,9 @@ export function renderChart(rows: readonly (RunResult | RunFailure)[], ctx: Char
       out.push(s.marker === "circle"
         ? `<circle cx="${cx}" cy="${cy}" r="4" fill="${s.color}"/>`
         : `<rect x="${(px(p.x) - 4).toFixed(1)}" y="${(py(p.y) - 4).toFixed(1)}" width="8" height="8" fill="${s.color}"/>`);
-      if (p.labelled) out.push(`<text x="${cx}" y="${(py(p.y) - 8).toFixed(1)}" text-anchor="middle" font-size="10" fill="${s.color}">${fmt(p.y)}</text>`);
+      // Values of concurrent lines go below their points, the others above, so that close points stay legible.
+      const ly = s.dashed ? py(p.y) + 16 : py(p.y) - 8;
+      if (p.labelled) out.push(`<text x="${cx}" y="${ly.toFixed(1)}" text-anchor="middle" font-size="10" fill="${s.color}">${fmt(p.y)}</text>`);
     }
     out.push(`</g>`);
   }
