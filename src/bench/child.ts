@@ -98,11 +98,18 @@ async function runPhase(driver: Driver, concurrency: number, budget: Budget, rec
   return out;
 }
 
+class LoadError extends Error {}
+
 async function run(spec: RunSpec): Promise<RunResult> {
   send({ type: "progress", phase: "load", fraction: 0 });
   const pixels = loadPixels(spec.pixels);
   const t0 = performance.now();
-  const driver = spec.engine === "mfn" ? await createMfnDriver(spec, pixels) : await createOrtDriver(spec, pixels);
+  let driver: Driver;
+  try {
+    driver = spec.engine === "mfn" ? await createMfnDriver(spec, pixels) : await createOrtDriver(spec, pixels);
+  } catch (err) {
+    throw new LoadError(err instanceof Error ? err.message : String(err));
+  }
   const loadMs = performance.now() - t0;
   try {
     const warm = await runPhase(driver, spec.concurrency, spec.warmup, false, (f) => send({ type: "progress", phase: "warmup", fraction: Math.min(1, f) }));
@@ -153,6 +160,6 @@ async function run(spec: RunSpec): Promise<RunResult> {
 process.once("message", (spec: RunSpec) => {
   run(spec).then(
     (result) => send({ type: "result", result }),
-    (err: unknown) => send({ type: "error", message: err instanceof Error ? err.message : String(err) }),
+    (err: unknown) => send({ type: "error", message: err instanceof Error ? err.message : String(err), during: err instanceof LoadError ? "load" : "run" }),
   ).finally(() => process.disconnect());
 });

@@ -17,7 +17,7 @@ import { renderTable, TABLE_LEGEND } from "./table.js";
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 function budgetText(b: Budget): string {
-  return b.unit === "seconds" ? `${b.value} s` : `${b.value} calls`;
+  return b.unit === "seconds" ? `${b.value} s` : `${b.value} call${b.value === 1 ? "" : "s"}`;
 }
 
 function quoteArg(a: string): string {

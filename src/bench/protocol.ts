@@ -69,6 +69,9 @@ export interface RunFailure {
   batch: number;
   concurrency: number;
   error: string;
+  // "load": the engine (or session) could not be created, so every other
+  // configuration of this engine and backend is skipped with the same error.
+  during: "load" | "run" | "skipped";
 }
 
 export type NativeStages = Omit<StageMedians, "jsRoundTrip">;
@@ -88,7 +91,7 @@ export interface Driver {
 export type ChildMessage =
   | { type: "progress"; phase: "load" | "warmup" | "measure"; fraction: number }
   | { type: "result"; result: RunResult }
-  | { type: "error"; message: string };
+  | { type: "error"; message: string; during: "load" | "run" };
 
 export function isFailure(r: RunResult | RunFailure): r is RunFailure {
   return "error" in r;

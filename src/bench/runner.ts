@@ -40,8 +40,8 @@ export function describeSpec(s: RunSpec): string {
   return `${engineLabel(s.engine)} ${s.backend} flip ${s.flip ? "on" : "off"} batch ${s.batch}${s.concurrency > 1 ? ` conc ${s.concurrency}` : ""}`;
 }
 
-function failure(spec: RunSpec, error: string): RunFailure {
-  return { engine: spec.engine, requestedBackend: spec.backend, flip: spec.flip, batch: spec.batch, concurrency: spec.concurrency, error };
+function failure(spec: RunSpec, error: string, during: RunFailure["during"] = "run"): RunFailure {
+  return { engine: spec.engine, requestedBackend: spec.backend, flip: spec.flip, batch: spec.batch, concurrency: spec.concurrency, error, during };
 }
 
 // Runs one configuration in a fresh process. Never rejects: a child that
@@ -60,7 +60,7 @@ function runChild(spec: RunSpec, onProgress: (phase: string, fraction: number) =
         onProgress(m.phase, m.fraction);
         return;
       }
-      outcome = m.type === "result" ? m.result : failure(spec, m.message);
+      outcome = m.type === "result" ? m.result : failure(spec, m.message, m.during);
       grace = setTimeout(() => {
         process.stderr.write(`mfn-bench: ${describeSpec(spec)}: the process did not exit ${EXIT_GRACE_MS / 1000} s after its result; killed it\n`);
         child.kill("SIGKILL");
@@ -96,19 +96,27 @@ export async function runAll(specs: readonly RunSpec[], showBar: boolean): Promi
     }, cliProgress.Presets.shades_classic)
     : null;
   bar?.start(specs.length * steps, 0, { done: 0, count: specs.length, what: "" });
+  // Engines (and backends) that could not even load: their other
+  // configurations would fail the same way, so they are not started.
+  const unloadable = new Map<string, string>();
   for (const [i, spec] of specs.entries()) {
+    const engineKey = `${spec.engine} ${spec.backend}`;
+    const loadError = unloadable.get(engineKey);
     const w = weight(spec.warmup);
     const m = weight(spec.measure);
     const total = w + m > 0 ? w + m : 1;
-    const result = await runChild(spec, (phase, fraction) => {
-      const within = phase === "load" ? 0 : phase === "warmup" ? (fraction * w) / total : (w + fraction * m) / total;
-      bar?.update(Math.round((i + within) * steps), { what: `${describeSpec(spec)} (${phase})` });
-    });
+    const result = loadError !== undefined
+      ? failure(spec, loadError, "skipped")
+      : await runChild(spec, (phase, fraction) => {
+        const within = phase === "load" ? 0 : phase === "warmup" ? (fraction * w) / total : (w + fraction * m) / total;
+        bar?.update(Math.round((i + within) * steps), { what: `${describeSpec(spec)} (${phase})` });
+      });
     results.push(result);
+    if ("error" in result && result.during === "load") unloadable.set(engineKey, result.error);
     bar?.update((i + 1) * steps, { done: i + 1 });
     if (!bar) {
       const summary = "error" in result
-        ? `FAILED: ${result.error.split("\n")[0]}`
+        ? `${result.during === "skipped" ? "SKIPPED (same load failure)" : "FAILED"}: ${result.error.split("\n")[0]}`
         : `${fmt(result.imagesPerSec)} img/s, p50 ${fmt(result.latencyMs.p50)} ms`;
       process.stderr.write(`[${i + 1}/${specs.length}] ${describeSpec(spec)}: ${summary}\n`);
     }

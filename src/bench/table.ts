@@ -30,13 +30,16 @@ export function renderTable(rows: readonly Row[]): string {
   const head = ["engine", "backend", "flip", "batch", "conc", "calls", "img/s", "passes/s", "p50", "p90", "p99", "pre", "h2d", "compute", "d2h", "js"];
   if (hasPeers) head.push("vs ort");
   const body: string[][] = [];
-  const failures: string[] = [];
+  const failures: { error: string; where: string[] }[] = [];
   for (const r of rows) {
     const key = [engineLabel(r.engine), "", r.flip ? "on" : "off", String(r.batch), String(r.concurrency)];
     if (isFailure(r)) {
       key[1] = r.requestedBackend;
-      body.push([...key, "FAILED", ...head.slice(6).map(() => "")]);
-      failures.push(`${engineLabel(r.engine)} ${r.requestedBackend} flip ${r.flip ? "on" : "off"} batch ${r.batch} conc ${r.concurrency}: ${r.error}`);
+      body.push([...key, r.during === "skipped" ? "SKIPPED" : "FAILED", ...head.slice(6).map(() => "")]);
+      const where = `${engineLabel(r.engine)} ${r.requestedBackend} flip ${r.flip ? "on" : "off"} batch ${r.batch} conc ${r.concurrency}`;
+      const same = failures.find((f) => f.error === r.error);
+      if (same) same.where.push(where);
+      else failures.push({ error: r.error, where: [where] });
       continue;
     }
     key[1] = r.backend + (r.fallbackReason ? "*" : "");
@@ -80,7 +83,9 @@ export function renderTable(rows: readonly Row[]): string {
       : `the faster on one image (${timed.map((r) => Object.entries(r.peerTuning!.msPerRun!).map(([level, ms]) => `${level} ${fmt(ms)}`).join(" / ")).slice(0, 3).join("; ")} ms per run)`;
     lines.push("", `ort graph optimisation level: ${chosen.join(" or ")}, ${how}`);
   }
-  if (failures.length > 0) lines.push("", "Failed:", ...failures.map((f) => `  ${f}`));
+  for (const f of failures) {
+    lines.push("", `FAILED (${f.where.join("; ")}):`, ...f.error.split("\n").map((l) => `  ${l}`));
+  }
   return lines.join("\n");
 }
 
