@@ -150,6 +150,19 @@ describe("mfn-bench end to end", () => {
   }, 120_000);
 });
 
+describe("mfn-bench without a GPU", () => {
+  const hasGpu = spawnSync("nvidia-smi", ["-L"], { encoding: "utf8" }).status === 0;
+  it.skipIf(hasGpu)("--backend cuda fails once, skips the rest, exits 1 and still writes the JSON", () => {
+    const json = join(tmp, "cuda.json");
+    const r = bench(["--backend", "cuda", "--batch", "1,2", "--concurrency", "1", "--warmup", "0", "--iterations", "1", "--json", json]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAILED \(mfn cuda flip on batch 1 conc 1; mfn cuda flip on batch 2 conc 1\):/);
+    const doc = JSON.parse(readFileSync(json, "utf8"));
+    expect(doc.results.map((x: { during: string }) => x.during)).toEqual(["load", "skipped"]);
+    expect(doc.results[0].error.length).toBeGreaterThan(0);
+  });
+});
+
 describe("mfn-bench bad options", () => {
   const cases: [string[], RegExp][] = [
     [["--batch", "0"], /--batch.*integers from 1/],
