@@ -58,7 +58,7 @@ function header(c: Context, configurations: number): string {
     `gpu      ${gpu}`,
     `model    ${shownPath(c.model)}: ${c.manifest.width}x${c.manifest.height} -> ${c.manifest.embeddingSize}-d`,
     `input    ${c.input}`,
-    `method   ${configurations} configurations, each in a fresh process: warm-up ${budgetText(o.warmup)}, then ${budgetText(o.measure)} timed; ${o.threads} threads; flip ${o.flips.map((f) => (f ? "on" : "off")).join(" and ")}`,
+    `method   ${configurations} configuration${configurations === 1 ? "" : "s"}, each in a fresh process: warm-up ${budgetText(o.warmup)}, then ${budgetText(o.measure)} timed; ${o.threads} threads; flip ${o.flips.map((f) => (f ? "on" : "off")).join(" and ")}`,
   ];
   if (c.loadBefore[0] > 0.5 * m.cpu.cores) {
     lines.push(`warning  this machine is busy (load average ${c.loadBefore[0].toFixed(1)} on ${m.cpu.cores} cores): other processes share the cores, numbers will be low and noisy`);
