@@ -81,8 +81,8 @@ export async function createOrtDriver(spec: RunSpec, pixels: LoadedPixels): Prom
     session = await openSession(ort, spec, spec.peerLevel);
     tuning = { graphOptimizationLevel: spec.peerLevel, msPerRun: null };
   } else {
-    // One image (and its mirror with flip): cheap, and the level that wins
-    // there wins at every batch in our measurements.
+    // Timed on one image (and its mirror with flip) to keep this cheap at
+    // large batches; the choice is made again in every configuration.
     const one = new Float32Array(perImage * pixels.floatsPerImage);
     one.set(tensorOf(0, false));
     if (spec.flip) one.set(tensorOf(0, true), pixels.floatsPerImage);
