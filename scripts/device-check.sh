@@ -16,7 +16,7 @@ set -euo pipefail
 root=$(pwd)
 OUT=${OUT:-$root/device-out}
 mkdir -p "$OUT"
-build=$root/build-device
+build=${MFN_BUILD_DIR:-$root/build-device}
 started=$(date +%s)
 status=ok
 failures=()
@@ -34,6 +34,7 @@ info_path = os.path.join(out, "info.json")
 if os.path.exists(info_path):
     summary.update(json.load(open(info_path)))
 for key, name in [("tests", "tests.json"), ("bench_cuda", "bench-cuda.json"), ("bench_cuda_aligned", "bench-cuda-aligned.json"),
+                  ("bench_cuda_unfused", "bench-cuda-unfused.json"),
                   ("bench_cpu", "bench-cpu.json"), ("torch_peer", "torch-peer.json")]:
     path = os.path.join(out, name)
     if os.path.exists(path):
@@ -107,6 +108,9 @@ run_test() {  # name, then the command; a CUDA test that skips here is a failure
 log "CUDA tests first"
 run_test cuda_plugin_test "$build/cuda_plugin_test"
 run_test cuda_parity_test "$build/cuda_parity_test"
+# The same with every depthwise layer a kernel of its own: tells a broken
+# fused kernel from the rest.
+run_test cuda_parity_test_unfused env MFN_CUDA_FUSE=0 "$build/cuda_parity_test"
 log "full ctest"
 ctest_rc=0
 (cd "$build" && timeout 600 ctest --output-on-failure --timeout 300 -j 4) > "$OUT/ctest.log" 2>&1 || ctest_rc=$?
@@ -125,6 +129,12 @@ cat "$OUT/bench-cuda.log"
 "$build/mfn_check" --model models/mobilefacenet.onnx --crops "$crops" --backend cuda --plugin-dir "$(dirname "$plugin")" \
   --flip on --align --bench 1,64,1024 --iterations 20 --json "$OUT/bench-cuda-aligned.json" > "$OUT/bench-cuda-aligned.log" 2>&1 \
   || fail "mfn_check cuda aligned bench failed (see bench-cuda-aligned.log)"
+log "mfn_check cuda without depthwise fusion (MFN_CUDA_FUSE=0), flip on"
+MFN_CUDA_FUSE=0 "$build/mfn_check" --model models/mobilefacenet.onnx --crops "$crops" --backend cuda \
+  --plugin-dir "$(dirname "$plugin")" --flip on --bench 1,16,256,1024 --iterations 20 \
+  --json "$OUT/bench-cuda-unfused.json" > "$OUT/bench-cuda-unfused.log" 2>&1 \
+  || fail "mfn_check cuda unfused bench failed (see bench-cuda-unfused.log)"
+cat "$OUT/bench-cuda-unfused.log"
 log "mfn_check cpu (context only)"
 timeout 120 "$build/mfn_check" --model models/mobilefacenet.onnx --crops "$crops" --backend cpu --flip off \
   --bench 1,16,64 --iterations 5 --warmup 1 --json "$OUT/bench-cpu.json" > "$OUT/bench-cpu.log" 2>&1 \

@@ -66,11 +66,11 @@ constexpr int kVec = 8;  // halves per 16-byte vector access
 
 // The layer epilogue on 8 consecutive channels: y = acc + bias, then PReLU
 // and the residual add in the order the layer asks for. `slope` may be null
-// (linear layer), `residual` may be null (no skip connection). Writes 8 FP16
-// values with one 16-byte store.
-__device__ __forceinline__ void epilogue8(float acc[kVec], const float* __restrict__ bias,
-                                          const float* __restrict__ slope, const __half* __restrict__ residual,
-                                          bool residual_after_act, __half* __restrict__ out) {
+// (linear layer), `residual` may be null (no skip connection). Returns the 8
+// FP16 results packed for one 16-byte store.
+__device__ __forceinline__ uint4 finish8(const float acc[kVec], const float* __restrict__ bias,
+                                         const float* __restrict__ slope, const __half* __restrict__ residual,
+                                         bool residual_after_act) {
   const float4 b0 = reinterpret_cast<const float4*>(bias)[0];
   const float4 b1 = reinterpret_cast<const float4*>(bias)[1];
   float v[kVec] = {acc[0] + b0.x, acc[1] + b0.y, acc[2] + b0.z, acc[3] + b0.w,
@@ -105,7 +105,14 @@ __device__ __forceinline__ void epilogue8(float acc[kVec], const float* __restri
   __half2* p = reinterpret_cast<__half2*>(&packed);
 #pragma unroll
   for (int i = 0; i < kVec / 2; ++i) p[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
-  *reinterpret_cast<uint4*>(out) = packed;
+  return packed;
+}
+
+// finish8 and one 16-byte store to `out`.
+__device__ __forceinline__ void epilogue8(const float acc[kVec], const float* __restrict__ bias,
+                                          const float* __restrict__ slope, const __half* __restrict__ residual,
+                                          bool residual_after_act, __half* __restrict__ out) {
+  *reinterpret_cast<uint4*>(out) = finish8(acc, bias, slope, residual, residual_after_act);
 }
 
 // The same epilogue for one channel (generic and fallback kernels).

@@ -26,9 +26,35 @@ struct Fetch {
   uint4 b;
 };
 
+// The two A-tile rows a thread loads (the same rows at every K step), and
+// for the fused variant the output pixel each row is.
+struct RowInfo {
+  bool valid[2];
+  int image[2], oy[2], ox[2];
+};
+
+template <bool kFused>
+__device__ __forceinline__ RowInfo row_info(const Conv1x1Params& p, int m0) {
+  RowInfo r;
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int m = m0 + (threadIdx.x + i * kThreads) / (kBK / kVec);
+    r.valid[i] = m < p.m;
+    if (kFused) {
+      r.ox[i] = m % p.dw.out_w;
+      r.oy[i] = (m / p.dw.out_w) % p.dw.out_h;
+      r.image[i] = m / (p.dw.out_w * p.dw.out_h);
+    }
+  }
+  return r;
+}
+
 // Each thread fetches two 16-byte chunks of the A tile and one of the B
-// tile; chunks past m, n or k are zero so they add nothing.
-__device__ __forceinline__ void fetch_tile(const Conv1x1Params& p, int m0, int n0, int k0, Fetch* f) {
+// tile; chunks past m, n or k are zero so they add nothing. Fused: the A
+// chunk is computed from the depthwise layer's input instead of loaded.
+template <bool kFused>
+__device__ __forceinline__ void fetch_tile(const Conv1x1Params& p, const RowInfo& rows, int m0, int n0, int k0,
+                                           Fetch* f) {
   const int t = threadIdx.x;
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
@@ -36,8 +62,15 @@ __device__ __forceinline__ void fetch_tile(const Conv1x1Params& p, int m0, int n
     const int row = chunk / (kBK / kVec);
     const int k = k0 + (chunk % (kBK / kVec)) * kVec;
     const int m = m0 + row;
-    f->a[i] = (m < p.m && k < p.k) ? *reinterpret_cast<const uint4*>(p.a + static_cast<size_t>(m) * p.k + k)
-                                   : make_uint4(0, 0, 0, 0);
+    if (!rows.valid[i] || k >= p.k) {
+      f->a[i] = make_uint4(0, 0, 0, 0);
+    } else if (kFused) {
+      float acc[kVec] = {0, 0, 0, 0, 0, 0, 0, 0};
+      depthwise8(p.dw_x, p.dw_w, p.dw, rows.image[i], rows.oy[i], rows.ox[i], k, acc);
+      f->a[i] = finish8(acc, p.dw_bias + k, p.dw_slope ? p.dw_slope + k : nullptr, nullptr, false);
+    } else {
+      f->a[i] = *reinterpret_cast<const uint4*>(p.a + static_cast<size_t>(m) * p.k + k);
+    }
   }
   const int row = t / (kBK / kVec);
   const int k = k0 + (t % (kBK / kVec)) * kVec;
@@ -56,6 +89,7 @@ __device__ __forceinline__ void store_tile(const Fetch& f, __half* as, __half* b
   *reinterpret_cast<uint4*>(bs + (t / (kBK / kVec)) * kLds + (t % (kBK / kVec)) * kVec) = f.b;
 }
 
+template <bool kFused>
 __global__ void __launch_bounds__(kThreads) conv1x1_kernel(const Conv1x1Params p) {
   using namespace nvcuda;
   __shared__ __align__(128) unsigned char smem[kSmemBytes];
@@ -76,8 +110,9 @@ __global__ void __launch_bounds__(kThreads) conv1x1_kernel(const Conv1x1Params p
     for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.f);
 
   const int k_tiles = ceil_div(p.k, kBK);
+  const RowInfo rows = row_info<kFused>(p, m0);
   Fetch f;
-  fetch_tile(p, m0, n0, 0, &f);
+  fetch_tile<kFused>(p, rows, m0, n0, 0, &f);
   store_tile(f, as, bs);
   __syncthreads();
   // One barrier per K step: step kt reads buffer kt%2 while the next tile is
@@ -85,7 +120,7 @@ __global__ void __launch_bounds__(kThreads) conv1x1_kernel(const Conv1x1Params p
   // barrier of step kt-1.
   for (int kt = 0; kt < k_tiles; ++kt) {
     const int cur = kt & 1;
-    if (kt + 1 < k_tiles) fetch_tile(p, m0, n0, (kt + 1) * kBK, &f);
+    if (kt + 1 < k_tiles) fetch_tile<kFused>(p, rows, m0, n0, (kt + 1) * kBK, &f);
     const __half* a_tile = as + cur * kBM * kLds;
     const __half* b_tile = bs + cur * kBN * kLds;
 #pragma unroll
@@ -137,7 +172,11 @@ __global__ void __launch_bounds__(kThreads) conv1x1_kernel(const Conv1x1Params p
 cudaError_t launch_conv1x1(const Conv1x1Params& p, cudaStream_t stream) {
   if (p.m <= 0) return cudaSuccess;
   const dim3 grid(ceil_div(p.m, kBM), ceil_div(p.n, kBN));
-  conv1x1_kernel<<<grid, kThreads, 0, stream>>>(p);
+  if (p.dw_x) {
+    conv1x1_kernel<true><<<grid, kThreads, 0, stream>>>(p);
+  } else {
+    conv1x1_kernel<false><<<grid, kThreads, 0, stream>>>(p);
+  }
   return cudaGetLastError();
 }
 

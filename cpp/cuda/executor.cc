@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "cuda/common.cuh"
@@ -81,7 +82,11 @@ Error Executor::init(const mfn_plan& plan, const mfn_backend_config& config) {
   device_ = config.device;
   // Plan first: a model the backend cannot run is reported as such even on a
   // machine whose GPU is busy or missing.
-  MFN_CUDA_RETURN_IF_ERROR(build_plan(plan, 2 * max_batch_, &net_));
+  // MFN_CUDA_FUSE=0 keeps every depthwise layer a kernel of its own: the
+  // reference path when a fused kernel is suspected, and a benchmark baseline.
+  const char* fuse = std::getenv("MFN_CUDA_FUSE");
+  const bool fuse_depthwise = !(fuse && std::strcmp(fuse, "0") == 0);
+  MFN_CUDA_RETURN_IF_ERROR(build_plan(plan, 2 * max_batch_, &net_, fuse_depthwise));
   input_h_ = net_.tensors[0].h;
   input_w_ = net_.tensors[0].w;
 
@@ -191,7 +196,7 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
     switch (st.kind) {
       case KernelKind::gemm: {
         Conv1x1Params p{};
-        p.a = act(st.input);
+        p.a = st.dw.layer >= 0 ? nullptr : act(st.input);
         p.b = wh + st.weight_offset;
         p.bias = bias;
         p.slope = slope;
@@ -201,6 +206,15 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
         p.n = st.out_c;
         p.k = st.gemm_k;
         p.residual_after_act = st.residual_after_act;
+        if (st.dw.layer >= 0) {
+          const FusedDepthwise& f = st.dw;
+          p.dw_x = act(f.input);
+          p.dw_w = wh + f.weight_offset;
+          p.dw_bias = params_dev_ + f.bias_offset;
+          p.dw_slope = f.has_slope ? params_dev_ + f.slope_offset : nullptr;
+          p.dw = DwGeometry{f.c, f.in_h, f.in_w, f.out_h, f.out_w, f.kernel_h, f.kernel_w, f.stride_h, f.stride_w,
+                            f.pad_top, f.pad_left, f.dilation_h, f.dilation_w};
+        }
         MFN_CUDA_CHECK(launch_conv1x1(p, s));
         break;
       }
@@ -213,10 +227,8 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
         p.residual = residual;
         p.y = act(st.output);
         p.batch = passes;
-        p.c = st.in_c;
-        p.in_h = st.in_h, p.in_w = st.in_w, p.out_h = st.out_h, p.out_w = st.out_w;
-        p.kernel_h = st.kernel_h, p.kernel_w = st.kernel_w, p.stride_h = st.stride_h, p.stride_w = st.stride_w;
-        p.pad_top = st.pad_top, p.pad_left = st.pad_left, p.dilation_h = st.dilation_h, p.dilation_w = st.dilation_w;
+        p.g = DwGeometry{st.in_c, st.in_h, st.in_w, st.out_h, st.out_w, st.kernel_h, st.kernel_w, st.stride_h,
+                         st.stride_w, st.pad_top, st.pad_left, st.dilation_h, st.dilation_w};
         p.residual_after_act = st.residual_after_act;
         MFN_CUDA_CHECK(launch_dwconv(p, s));
         break;

@@ -136,6 +136,39 @@ void pack_weights(const mfn_conv_layer& l, Step* step, NetPlan* net) {
   }
 }
 
+// Folds each depthwise step into the 1x1 GEMM right after it when that GEMM
+// is the only reader of its output (and the output is not the embedding).
+void fuse_depthwise_steps(NetPlan* net) {
+  std::vector<int> readers(net->tensors.size(), 0);
+  for (const Step& st : net->steps) {
+    ++readers[st.input];
+    if (st.residual >= 0) ++readers[st.residual];
+  }
+  std::vector<Step> fused;
+  for (size_t i = 0; i < net->steps.size(); ++i) {
+    const Step& d = net->steps[i];
+    if (i + 1 < net->steps.size() && d.kind == KernelKind::dwconv && d.residual < 0 && d.output != net->output &&
+        readers[d.output] == 1) {
+      Step g = net->steps[i + 1];
+      if (g.kind == KernelKind::gemm && g.kernel_h == 1 && g.kernel_w == 1 && g.input == d.output && g.dw.layer < 0) {
+        FusedDepthwise& f = g.dw;
+        f.layer = d.layer;
+        f.input = d.input;
+        f.c = d.in_c, f.in_h = d.in_h, f.in_w = d.in_w, f.out_h = d.out_h, f.out_w = d.out_w;
+        f.kernel_h = d.kernel_h, f.kernel_w = d.kernel_w, f.stride_h = d.stride_h, f.stride_w = d.stride_w;
+        f.pad_top = d.pad_top, f.pad_left = d.pad_left, f.dilation_h = d.dilation_h, f.dilation_w = d.dilation_w;
+        f.weight_offset = d.weight_offset, f.bias_offset = d.bias_offset, f.slope_offset = d.slope_offset;
+        f.has_slope = d.has_slope;
+        fused.push_back(g);
+        ++i;
+        continue;
+      }
+    }
+    fused.push_back(d);
+  }
+  net->steps = std::move(fused);
+}
+
 // Assigns tensors to buffers by liveness: a tensor holds its buffer from the
 // step that writes it to the last step that reads it. A step's output never
 // shares a buffer with that step's inputs (the kernels are not in-place).
@@ -144,7 +177,7 @@ void assign_buffers(const mfn_plan& plan, NetPlan* net) {
   std::vector<int> last_use(num_tensors, -1);
   for (size_t s = 0; s < net->steps.size(); ++s) {
     const Step& st = net->steps[s];
-    last_use[st.input] = static_cast<int>(s);
+    last_use[main_input(st)] = static_cast<int>(s);
     if (st.residual >= 0) last_use[st.residual] = static_cast<int>(s);
   }
   last_use[net->output] = static_cast<int>(net->steps.size());  // read by the postprocess
@@ -174,7 +207,7 @@ void assign_buffers(const mfn_plan& plan, NetPlan* net) {
   for (size_t s = 0; s < net->steps.size(); ++s) {
     const Step& st = net->steps[s];
     take(st.output);
-    for (int t : {st.input, st.residual}) {
+    for (int t : {main_input(st), st.residual}) {
       if (t >= 0 && last_use[t] == static_cast<int>(s) && net->tensors[t].buffer >= 0) buffer_free[net->tensors[t].buffer] = true;
     }
     if (last_use[st.output] < 0) buffer_free[net->tensors[st.output].buffer] = true;  // never read
@@ -245,7 +278,7 @@ size_t NetPlan::activation_bytes(size_t passes) const {
   return total;
 }
 
-Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out) {
+Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out, bool fuse_depthwise) {
   NetPlan net;
   if (plan.num_tensors < 2 || plan.num_tensors > 1000000 || !plan.tensors || plan.num_layers < 1 ||
       plan.num_layers > 1000000 || !plan.layers) {
@@ -318,6 +351,7 @@ Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out) {
     net.steps.push_back(step);
   }
   if (!produced[plan.output]) return make_error(MFN_E_MODEL_INVALID, "no layer computes the output tensor");
+  if (fuse_depthwise) fuse_depthwise_steps(&net);
   assign_buffers(plan, &net);
   *out = std::move(net);
   return Error::none();

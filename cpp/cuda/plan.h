@@ -25,6 +25,19 @@ enum class KernelKind {
 
 const char* kernel_name(KernelKind kind);
 
+// A depthwise layer fused into the 1x1 GEMM that follows it: the GEMM
+// computes it while loading its A tiles, and its output tensor is never
+// materialised.
+struct FusedDepthwise {
+  int layer = -1;               // index in mfn_plan::layers; -1: nothing fused
+  int input = 0;                // the tensor the depthwise layer reads
+  int c = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  int kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0, dilation_h = 1, dilation_w = 1;
+  size_t weight_offset = 0, bias_offset = 0, slope_offset = 0;  // as in Step
+  bool has_slope = false;
+};
+
 // One layer as the device runs it. Tensor geometry is per image; the batch
 // is the pass count of the call.
 struct Step {
@@ -42,7 +55,12 @@ struct Step {
   size_t weight_offset = 0;     // into NetPlan::weights_fp16 (gemm, dwconv) or params_fp32 (stem, generic)
   size_t bias_offset = 0;       // into params_fp32
   size_t slope_offset = 0;      // into params_fp32 (valid when has_slope)
+  FusedDepthwise dw;            // gemm only: the depthwise layer producing its input
 };
+
+// The tensor a step reads as its main input (for a GEMM with a fused
+// depthwise layer, that layer's input).
+inline int main_input(const Step& step) { return step.dw.layer >= 0 ? step.dw.input : step.input; }
 
 struct TensorInfo {
   int c = 0, h = 0, w = 0;
@@ -73,8 +91,10 @@ constexpr size_t kMaxTensorElements = size_t(1) << 31;
 // Validates `plan` and builds the device plan for up to `max_passes` images
 // per pass (max_batch, doubled for flip). MFN_E_MODEL_INVALID for an
 // inconsistent plan, MFN_E_MODEL_UNSUPPORTED for one the backend cannot run,
-// MFN_E_INVALID_ARGUMENT when max_passes makes a tensor too large.
-Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out);
+// MFN_E_INVALID_ARGUMENT when max_passes makes a tensor too large. With
+// fuse_depthwise, each depthwise layer whose only reader is the 1x1 GEMM
+// right after it (no residual of its own) is fused into that GEMM.
+Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out, bool fuse_depthwise = true);
 
 // IEEE float -> binary16 bits, round to nearest even (inf on overflow).
 uint16_t float_to_half_bits(float value);

@@ -88,6 +88,32 @@ int build_mobile_like(TestNet* net) {
   return emb;
 }
 
+// Tensors alive at the same time never share a buffer, and every buffer is
+// large enough for what it holds.
+void check_liveness(const NetPlan& out, int num_tensors) {
+  const int emb = out.output;
+  std::vector<int> first(num_tensors, -1), last(num_tensors, -1);  // tensor 0 exists before step 0
+  for (size_t s = 0; s < out.steps.size(); ++s) {
+    const Step& st = out.steps[s];
+    first[st.output] = static_cast<int>(s);
+    last[main_input(st)] = std::max(last[main_input(st)], static_cast<int>(s));
+    if (st.residual >= 0) last[st.residual] = std::max(last[st.residual], static_cast<int>(s));
+    CHECK(out.tensors[st.output].buffer >= 0);
+    CHECK(out.tensors[st.output].buffer != out.tensors[main_input(st)].buffer);
+  }
+  last[emb] = static_cast<int>(out.steps.size());
+  for (int a = 0; a < num_tensors; ++a) {
+    if (out.tensors[a].buffer < 0) continue;
+    CHECK(out.buffer_elements[out.tensors[a].buffer] >= out.tensors[a].elements);
+    for (int b = a + 1; b < num_tensors; ++b) {
+      if (out.tensors[b].buffer < 0) continue;
+      const int end_a = std::max(last[a], first[a]), end_b = std::max(last[b], first[b]);
+      const bool overlap = first[a] <= end_b && first[b] <= end_a;
+      if (overlap) CHECK_MSG(out.tensors[a].buffer != out.tensors[b].buffer, "tensors %d and %d share a buffer", a, b);
+    }
+  }
+}
+
 void test_half_rounding() {
   CHECK(float_to_half_bits(1.f) == 0x3c00);
   CHECK(float_to_half_bits(-2.f) == 0xc000);
@@ -110,7 +136,7 @@ void test_mobile_like_plan() {
   const int emb = build_mobile_like(&net);
   const mfn_plan plan = net.plan(emb);
   NetPlan out;
-  const Error e = build_plan(plan, 64, &out);
+  const Error e = build_plan(plan, 64, &out, /*fuse_depthwise=*/false);
   REQUIRE(e.ok());
   REQUIRE(out.steps.size() == 9);
   const KernelKind want[] = {KernelKind::stem, KernelKind::dwconv, KernelKind::gemm, KernelKind::dwconv, KernelKind::gemm,
@@ -120,29 +146,9 @@ void test_mobile_like_plan() {
   }
   CHECK(out.channel_src[0] == 2 && out.embedding_size == 16 && out.output == emb);
 
-  // Liveness: tensors alive at the same time never share a buffer, and
-  // every buffer is large enough for what it holds.
-  const int num_tensors = plan.num_tensors;
-  std::vector<int> first(num_tensors, -1), last(num_tensors, -1);  // tensor 0 exists before step 0
-  for (size_t s = 0; s < out.steps.size(); ++s) {
-    const Step& st = out.steps[s];
-    first[st.output] = static_cast<int>(s);
-    last[st.input] = std::max(last[st.input], static_cast<int>(s));
-    if (st.residual >= 0) last[st.residual] = std::max(last[st.residual], static_cast<int>(s));
-  }
-  last[emb] = static_cast<int>(out.steps.size());
-  for (int a = 0; a < num_tensors; ++a) {
-    if (out.tensors[a].buffer < 0) continue;
-    CHECK(out.buffer_elements[out.tensors[a].buffer] >= out.tensors[a].elements);
-    for (int b = a + 1; b < num_tensors; ++b) {
-      if (out.tensors[b].buffer < 0) continue;
-      const int end_a = std::max(last[a], first[a]), end_b = std::max(last[b], first[b]);
-      const bool overlap = first[a] <= end_b && first[b] <= end_a;
-      if (overlap) CHECK_MSG(out.tensors[a].buffer != out.tensors[b].buffer, "tensors %d and %d share a buffer", a, b);
-    }
-  }
+  check_liveness(out, plan.num_tensors);
   CHECK(out.buffer_elements.size() <= 4);
-  CHECK(out.buffer_elements.size() < static_cast<size_t>(num_tensors));
+  CHECK(out.buffer_elements.size() < static_cast<size_t>(plan.num_tensors));
   size_t per_pass = 0;
   for (size_t b : out.buffer_elements) per_pass += b;
   CHECK(out.activation_bytes(10) == per_pass * 10 * 2);
@@ -164,6 +170,34 @@ void test_mobile_like_plan() {
   // co 11, ci 2, y 1, x 0
   CHECK(out.params_fp32[stem.weight_offset + ((1 * 3 + 0) * 3 + 2) * 16 + 11] == ls.weight[((11 * 3 + 2) * 3 + 1) * 3 + 0]);
   CHECK(!out.steps[4].has_slope && out.steps[4].residual == 2);
+}
+
+// Depthwise layers fold into the GEMM after them when it is their only
+// reader: here only layer 3 (layer 1's output is also a residual, layer 6
+// feeds a generic conv).
+void test_fused_plan() {
+  TestNet net;
+  const int emb = build_mobile_like(&net);
+  const mfn_plan plan = net.plan(emb);
+  NetPlan out;
+  REQUIRE(build_plan(plan, 64, &out).ok());
+  REQUIRE(out.steps.size() == 8);
+  const KernelKind want[] = {KernelKind::stem, KernelKind::dwconv, KernelKind::gemm, KernelKind::gemm,
+                             KernelKind::generic, KernelKind::dwconv, KernelKind::generic, KernelKind::generic};
+  for (size_t i = 0; i < out.steps.size(); ++i) CHECK(out.steps[i].kind == want[i]);
+  const Step& project = out.steps[3];
+  CHECK(project.layer == 4 && project.dw.layer == 3);
+  CHECK(project.dw.input == 3 && project.input == 4 && main_input(project) == 3);
+  CHECK(project.dw.c == 32 && project.dw.kernel_h == 3 && project.dw.has_slope);
+  CHECK(out.tensors[4].buffer < 0);  // the fused depthwise output is never materialised
+  for (size_t i = 0; i < out.steps.size(); ++i) {
+    if (i != 3) CHECK(out.steps[i].dw.layer < 0);
+  }
+  // The fused step keeps the depthwise layer's packed weights: [y][x][c].
+  const mfn_conv_layer& ld = net.layers[3];
+  CHECK(out.weights_fp16[project.dw.weight_offset + (1 * 3 + 2) * 32 + 30] == float_to_half_bits(ld.weight[30 * 9 + 1 * 3 + 2]));
+  CHECK(out.params_fp32[project.dw.bias_offset + 5] == ld.bias[5]);
+  check_liveness(out, plan.num_tensors);
 }
 
 void test_dense_and_range() {
@@ -365,20 +399,29 @@ void test_real_model() {
   const std::string root = MFN_REPO_ROOT;
   const mfn::Status s = mfn::load_model(root + "/models/mobilefacenet.onnx", root + "/models/manifest.json", &model);
   REQUIRE(s.is_ok());
+  NetPlan unfused;
+  REQUIRE(build_plan(model.plan, 2 * 256, &unfused, /*fuse_depthwise=*/false).ok());
+  CHECK(unfused.steps.size() == 50);
+  check_liveness(unfused, model.plan.num_tensors);
   NetPlan net;
   const Error e = build_plan(model.plan, 2 * 256, &net);
   REQUIRE(e.ok());
+  check_liveness(net, model.plan.num_tensors);
+  int fused = 0;
+  for (const Step& st : net.steps) fused += st.dw.layer >= 0 ? 1 : 0;
   int counts[4] = {0, 0, 0, 0};
   for (const Step& st : net.steps) {
     ++counts[static_cast<int>(st.kind)];
     CHECK_MSG(st.kind != KernelKind::generic, "layer %d (%s) falls back to the generic kernel", st.layer,
               model.layer_names[st.layer].c_str());
   }
-  std::printf("mobilefacenet: %zu layers: %d gemm, %d dwconv, %d stem, %d generic; %zu buffers, %.1f MiB of "
-              "activations for 512 passes; %zu FP16 weights\n",
-              net.steps.size(), counts[0], counts[1], counts[2], counts[3], net.buffer_elements.size(),
-              net.activation_bytes(512) / 1048576.0, net.weights_fp16.size());
-  CHECK(net.steps.size() == 50);
+  std::printf("mobilefacenet: %zu steps: %d gemm (%d with a fused depthwise layer), %d dwconv, %d stem, %d generic; "
+              "%zu buffers, %.1f MiB of activations for 512 passes (%.1f MiB unfused); %zu FP16 weights\n",
+              net.steps.size(), counts[0], fused, counts[1], counts[2], counts[3], net.buffer_elements.size(),
+              net.activation_bytes(512) / 1048576.0, unfused.activation_bytes(512) / 1048576.0, net.weights_fp16.size());
+  // Every depthwise layer (16 3x3 and the GDConv) feeds a 1x1 conv alone.
+  CHECK(fused == 17);
+  CHECK(net.steps.size() == 33);
   CHECK(counts[static_cast<int>(KernelKind::stem)] == 1);
   CHECK(net.embedding_size == 512);
   CHECK(net.buffer_elements.size() <= 4);
@@ -391,6 +434,7 @@ void test_real_model() {
 int main() {
   test_half_rounding();
   test_mobile_like_plan();
+  test_fused_plan();
   test_dense_and_range();
   test_invalid_plans();
   test_buckets_and_chunks();

@@ -4,7 +4,8 @@
 // null handles. With a GPU: every kernel family (stem, depthwise s1/s2 and
 // GDConv, tensor-core 1x1 and dense GEMM with residual before/after the
 // activation, generic grouped/dilated conv) on small random networks against
-// a naive FP32 reference written here, for mixed image sizes, transforms,
+// a naive FP32 reference written here, with depthwise layers fused into the
+// following GEMM and not, for mixed image sizes, transforms,
 // borders, channel orders, flip, and batch sizes that exercise chunking,
 // padding to graph buckets and the two pipeline slots; then error recovery.
 #include <dlfcn.h>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -399,8 +401,13 @@ int main() {
   char other[512] = {0};
   CHECK(api.score(1000, other, sizeof(other)) == 0 && std::strstr(other, "does not exist"));
 
+  // Depthwise layers fused into the GEMMs after them (the default), then
+  // each as a kernel of its own (MFN_CUDA_FUSE=0 is read at create).
   check_network(api, "mobile", mobile_net(), 32, {1, 5, 70});
   check_network(api, "mobile", mobile_net(), 256, {300});
+  setenv("MFN_CUDA_FUSE", "0", 1);
+  check_network(api, "unfused", mobile_net(), 32, {1, 5, 70});
+  unsetenv("MFN_CUDA_FUSE");
   check_network(api, "wide", wide_net(), 16, {1, 3, 40});
   check_network(api, "generic", generic_net(), 8, {1, 11});
   std::printf("cuda_plugin_test: %d failure(s)\n", mfn_test::failures());
