@@ -3,6 +3,8 @@
 #include "core/preprocess.h"
 
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -127,8 +129,11 @@ Status validate_image(const ImageInput& image) {
     return Status(Code::invalid_channels,
                   "image has " + std::to_string(image.channels) + " channels; 3 or 4 are supported");
   }
-  if (image.order != MFN_ORDER_RGB && image.order != MFN_ORDER_BGR) {
-    return Status(Code::invalid_argument, "unknown pixel order " + std::to_string(static_cast<int>(image.order)));
+  // Read the enum's bytes: a caller may have cast any integer into it.
+  std::underlying_type_t<mfn_pixel_order> order;
+  std::memcpy(&order, &image.order, sizeof order);
+  if (order != MFN_ORDER_RGB && order != MFN_ORDER_BGR) {
+    return Status(Code::invalid_argument, "unknown pixel order " + std::to_string(order));
   }
   const size_t row_bytes = static_cast<size_t>(image.width) * image.channels;
   const size_t stride = image.row_stride ? image.row_stride : row_bytes;

@@ -4,8 +4,10 @@ namespace mfn {
 namespace cpu {
 
 namespace {
-// Spin iterations before a waiting thread starts yielding its core.
-constexpr int kSpinsBeforeYield = 20000;
+// Pause iterations (tens of microseconds) before a waiting thread starts
+// yielding its core: long enough to bridge the imbalance between slices of
+// one layer, short enough not to starve other processes on a busy machine.
+constexpr int kSpinsBeforeYield = 1000;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
