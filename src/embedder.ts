@@ -3,6 +3,7 @@
 // stack first, so that errors point at user code.
 
 import { dirname, join } from "node:path";
+import { types } from "node:util";
 
 import { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";
 import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
@@ -309,7 +310,7 @@ class EmbedderImpl implements Embedder {
 
   /** A Float32Array argument of verify() is an embedding; anything else is an image. */
   #givenEmbedding(value: unknown, name: string): Float32Array | undefined {
-    if (!(value instanceof Float32Array)) return undefined;
+    if (!types.isFloat32Array(value)) return undefined;
     if (value.length !== this.dimensions) {
       throw invalidParameter(name, `an embedding of ${this.dimensions} values`, value);
     }
