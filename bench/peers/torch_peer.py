@@ -251,6 +251,7 @@ def main():
         "warmup": args.warmup,
         "results": [],
         "skipped": [],
+        "errors": [],
     }
 
     # Correctness of the rebuilt network: FP16 on the device vs FP32 on the CPU
@@ -282,55 +283,76 @@ def main():
     variants = [v for v in args.variants.split(",") if v]
     if on_gpu:
         torch._dynamo.config.cache_size_limit = 256
+
+    def save():
+        # After every figure, so that a later crash or timeout loses nothing.
+        result["seconds"] = time.time() - started
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+
+    save()
     print(f"{'variant':9} {'flip':4} {'batch':>6} {'emb/s':>12} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9}", flush=True)
     for variant in variants:
+        if variant not in ("eager", "compiled"):
+            raise SystemExit(f"unknown variant {variant}")
         for flip in flips:
             pipe = Pipeline(net, manifest, flip, dtype).eval()
-            if variant == "compiled":
-                # dynamic=True: one compilation for every batch size; the
-                # CUDA graphs of reduce-overhead are still recorded per size.
-                run = torch.compile(pipe, mode=args.compile_mode, dynamic=True)
-            elif variant == "eager":
-                run = pipe
-            else:
-                raise SystemExit(f"unknown variant {variant}")
+            # dynamic=True: one compilation for every batch size; the CUDA
+            # graphs of reduce-overhead are still recorded per size.
+            try:
+                run = torch.compile(pipe, mode=args.compile_mode, dynamic=True) if variant == "compiled" else pipe
+            except Exception as e:  # e.g. a PyTorch without torch.compile
+                result["errors"].append({"variant": variant, "flip": flip, "error": repr(e)[:2000]})
+                print(f"torch_peer: {variant} unavailable: {e!r}"[:500], file=sys.stderr, flush=True)
+                save()
+                continue
             for batch in batches:
                 if time.time() - started > args.time_budget:
                     result["skipped"].append({"variant": variant, "flip": flip, "batch": batch, "why": "time budget"})
                     continue
-                idx = torch.arange(batch) % crops.shape[0]
-                host = crops[idx].contiguous()
-                if on_gpu:
-                    host = host.pin_memory()
-                compile_started = time.time()
-                with torch.inference_mode():
-                    for _ in range(args.warmup):
-                        out = run(host.to(device, non_blocking=True)).to("cpu")
-                    warm_s = time.time() - compile_started
-                    latencies = []
-                    t0 = time.perf_counter()
-                    for _ in range(args.iterations):
-                        c0 = time.perf_counter()
-                        out = run(host.to(device, non_blocking=True)).to("cpu")  # .to("cpu") synchronises
-                        latencies.append((time.perf_counter() - c0) * 1000.0)
-                    total = time.perf_counter() - t0
-                rate = batch * args.iterations / total
-                row = {"variant": variant, "flip": flip, "batch": batch, "embeddings_per_s": rate,
-                       "latency_ms": {"mean": float(np.mean(latencies)), "p50": percentile(latencies, 50),
-                                      "p90": percentile(latencies, 90), "p99": percentile(latencies, 99)},
-                       "warmup_s": warm_s}
+                try:
+                    row = time_batch(run, crops, batch, flip, device, on_gpu, args)
+                except Exception as e:  # a failed compile must not lose the other figures
+                    result["errors"].append({"variant": variant, "flip": flip, "batch": batch, "error": repr(e)[:2000]})
+                    print(f"torch_peer: {variant} flip={flip} batch={batch} failed: {e!r}"[:500], file=sys.stderr, flush=True)
+                    save()
+                    break
+                row = {"variant": variant, "flip": flip, **row}
                 result["results"].append(row)
-                print(f"{variant:9} {'on' if flip else 'off':4} {batch:6d} {rate:12.1f} {row['latency_ms']['p50']:9.3f} "
-                      f"{row['latency_ms']['p90']:9.3f} {row['latency_ms']['p99']:9.3f}  (warm-up {warm_s:.1f} s)",
-                      flush=True)
-                assert out.shape == (batch, int(manifest.get("embeddingSize", 512)))
-    result["seconds"] = time.time() - started
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+                print(f"{variant:9} {'on' if flip else 'off':4} {batch:6d} {row['embeddings_per_s']:12.1f} "
+                      f"{row['latency_ms']['p50']:9.3f} {row['latency_ms']['p90']:9.3f} {row['latency_ms']['p99']:9.3f}"
+                      f"  (warm-up {row['warmup_s']:.1f} s)", flush=True)
+                save()
+    save()
     if result["skipped"]:
         print(f"torch_peer: {len(result['skipped'])} configurations skipped for the time budget", flush=True)
-    return 0
+    return 1 if result["errors"] else 0
+
+
+def time_batch(run, crops, batch, flip, device, on_gpu, args):
+    idx = torch.arange(batch) % crops.shape[0]
+    host = crops[idx].contiguous()
+    if on_gpu:
+        host = host.pin_memory()
+    warm_started = time.time()
+    with torch.inference_mode():
+        for _ in range(args.warmup):
+            out = run(host.to(device, non_blocking=True)).to("cpu")
+        warm_s = time.time() - warm_started
+        latencies = []
+        t0 = time.perf_counter()
+        for _ in range(args.iterations):
+            c0 = time.perf_counter()
+            out = run(host.to(device, non_blocking=True)).to("cpu")  # .to("cpu") synchronises
+            latencies.append((time.perf_counter() - c0) * 1000.0)
+        total = time.perf_counter() - t0
+    if out.shape[0] != batch or not torch.isfinite(out).all():
+        raise RuntimeError(f"bad output {tuple(out.shape)} for batch {batch}")
+    return {"batch": batch, "embeddings_per_s": batch * args.iterations / total,
+            "latency_ms": {"mean": float(np.mean(latencies)), "p50": percentile(latencies, 50),
+                           "p90": percentile(latencies, 90), "p99": percentile(latencies, 99)},
+            "warmup_s": warm_s}
 
 
 if __name__ == "__main__":
