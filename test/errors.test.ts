@@ -180,3 +180,44 @@ describe("embedder errors", () => {
     expect(embedding.length).toBe(512);
   });
 });
+
+describe("binding boundary", () => {
+  // The addon is only called by src/, but it must not trust its caller either.
+  it("throws typed errors on malformed calls instead of crashing", async () => {
+    const { nativeBinding, packageRoot } = await import("../src/native.js");
+    const binding = nativeBinding();
+    const engine = await binding.createEngine({
+      modelPath: `${packageRoot}/models/mobilefacenet.onnx`, manifestPath: "", backend: "cpu", threads: 1, device: 0, maxBatch: 4,
+    });
+    const image = { data: good.data, width: 112, height: 112, channels: 3, order: "rgb" };
+    const out = new Float32Array(512);
+    const calls: [string, () => unknown][] = [
+      ["MFN_INVALID_ARGUMENT", () => engine.embed("x" as never, true, out)],
+      ["MFN_INVALID_ARGUMENT", () => engine.embed([image] as never, 1 as never, out)],
+      ["MFN_INVALID_ARGUMENT", () => engine.embed([image] as never, true, new Float32Array(511))],
+      ["MFN_INVALID_ARGUMENT", () => engine.embed([image] as never, true, new Uint8Array(2048) as never)],
+      ["MFN_INVALID_ARGUMENT", () => engine.embed([42] as never, true, out)],
+      ["MFN_INVALID_ARGUMENT", () => engine.embed([{ ...image, data: new Float32Array(112 * 112 * 3) }] as never, true, out)],
+      ["MFN_INVALID_ARGUMENT", () => engine.embed([{ ...image, order: "xyz" }] as never, true, out)],
+      ["MFN_INVALID_ARGUMENT", () => engine.embed([{ ...image, width: "112" }] as never, true, out)],
+      ["MFN_INVALID_DIMENSIONS", () => engine.embed([{ ...image, width: Number.NaN }] as never, true, out)],
+      ["MFN_INVALID_DIMENSIONS", () => engine.embed([{ ...image, width: 2 ** 31 }] as never, true, out)],
+      ["MFN_INVALID_DIMENSIONS", () => engine.embed([{ ...image, width: 1e5, height: 1e5 }] as never, true, out)],
+      ["MFN_INVALID_CHANNELS", () => engine.embed([{ ...image, channels: 0 }] as never, true, out)],
+      ["MFN_INVALID_LANDMARKS", () => engine.embed([{ ...image, landmarks: new Float32Array(8) }] as never, true, out)],
+      ["MFN_INVALID_ARGUMENT", () => engine.preprocess(image as never, false, new Float32Array(10))],
+      ["MFN_INVALID_ARGUMENT", () => binding.createEngine(null as never)],
+      ["MFN_INVALID_ARGUMENT", () => binding.createEngine({ modelPath: "m.onnx" } as never)],
+    ];
+    for (const [code, call] of calls) {
+      expect(call).toThrow(expect.objectContaining({ code }));
+    }
+    expect(() => new (binding as unknown as { Engine: new (x?: unknown) => unknown }).Engine({})).toThrow(TypeError);
+    const zero = new Float32Array(0);
+    await engine.embed([], true, zero);
+    await engine.embed([image] as never, true, out);
+    expect(Math.hypot(...out)).toBeCloseTo(1, 5);
+    await engine.dispose();
+    expect(() => engine.embed([image] as never, true, out)).toThrow(expect.objectContaining({ code: "MFN_DISPOSED" }));
+  });
+});
