@@ -7,8 +7,10 @@
 namespace mfn {
 namespace cpu {
 
+// 6 rows x 8 columns: 12 accumulators + 2 B vectors + 1 broadcast of the
+// 16 SSE/NEON registers of baseline x86-64.
 const Kernels& kernels_generic() {
-  static const Kernels k{"generic", 8, 4, gemm<VecGeneric, 4, 2>, dwconv<VecGeneric, 2>};
+  static const Kernels k{"generic", 8, 6, gemm<VecGeneric, 6, 2>, dwconv<VecGeneric, 2>};
   return k;
 }
 
