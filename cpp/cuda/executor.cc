@@ -81,9 +81,9 @@ Error Executor::init(const mfn_plan& plan, const mfn_backend_config& config) {
   max_batch_ = config.max_batch;
   device_ = config.device;
   // Plan first: a model the backend cannot run is reported as such even on a
-  // machine whose GPU is busy or missing.
-  // MFN_CUDA_FUSE=0 keeps every depthwise layer a kernel of its own: the
-  // reference path when a fused kernel is suspected, and a benchmark baseline.
+  // machine whose GPU is busy or missing. MFN_CUDA_FUSE=0 keeps every
+  // depthwise layer a kernel of its own: the reference path when a fused
+  // kernel is suspected, and a benchmark baseline.
   const char* fuse = std::getenv("MFN_CUDA_FUSE");
   const bool fuse_depthwise = !(fuse && std::strcmp(fuse, "0") == 0);
   MFN_CUDA_RETURN_IF_ERROR(build_plan(plan, 2 * max_batch_, &net_, fuse_depthwise));
@@ -314,10 +314,10 @@ Error Executor::graph_for(Slot* slot, int bucket, bool flip, cudaGraphExec_t* ex
 // previous chunk's compute (the other slot): activations are shared.
 Error Executor::submit(Slot* slot, const Slot& previous, const mfn_image* images, const Rect* rects, size_t count,
                         bool flip, float* out) {
-  const auto started = std::chrono::steady_clock::now();
   const int bucket = bucket_for(static_cast<int>(count), max_batch_);
   cudaGraphExec_t exec = nullptr;
   MFN_CUDA_RETURN_IF_ERROR(graph_for(slot, bucket, flip, &exec));
+  const auto started = std::chrono::steady_clock::now();
 
   size_t total = 0;
   for (size_t i = 0; i < count; ++i) total += rect_bytes(rects[i], images[i].channels);
@@ -415,6 +415,10 @@ Error Executor::embed(const mfn_image* images, size_t n, bool flip, float* out) 
     rects[i] = sampled_rect(images[i], input_w_, input_h_);
   }
   MFN_CUDA_CHECK(cudaSetDevice(device_));
+  // A failure this thread left behind must not be blamed on this call's
+  // launches; a sticky one means the context is gone.
+  const cudaError_t stale = cudaGetLastError();
+  if (is_sticky(stale)) return fail(cuda_error(stale, "cudaGetLastError()", __FILE__, __LINE__));
 
   const size_t chunk = chunk_size(n, max_batch_);
   int which = 0;
