@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole GPU check, in one go, on the machine with the GPU (see
-# ../shared/device/README.md). Run from the repository root:
-#   MFN_COMMIT=<sha> bash scripts/device-check.sh
-# Needs: CMake, a C++17 compiler, nvcc, python3 with torch + onnx (for the
-# PyTorch peer), and the test crops: .device/lfw-crops.bin (made on the
-# development machine with
+# ../shared/device/README.md). On the development machine first:
+#   mkdir -p .device && git rev-parse HEAD > .device/commit
 #   node scripts/make-test-crops.mjs --out .device/lfw-crops.bin --count 256
-# and carried), or node + sharp here to make them.
+# then, through the device tool, with carry [".device/lfw-crops.bin", ".device/commit"]
+# (13 MB), from the repository root:
+#   bash scripts/device-check.sh
+# Needs: CMake, a C++17 compiler, nvcc, python3 with torch + onnx (for the
+# PyTorch peer), and the test crops (.device/lfw-crops.bin, $MFN_CROPS, or
+# node + sharp + .device/lfw here to make them).
 # Writes under $OUT (default ./device-out): device-check.json (device,
 # driver, CUDA, commit, test results, every benchmark figure) and the logs.
 # Fails early when the build or the crops are missing; test failures are
@@ -54,7 +56,7 @@ gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)
 nvcc_bin=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 cuda_version=$("$nvcc_bin" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p')
-commit=$(git rev-parse HEAD 2>/dev/null || echo "${MFN_COMMIT:-unknown}")
+commit=${MFN_COMMIT:-$(git rev-parse HEAD 2>/dev/null || cat .device/commit 2>/dev/null || echo unknown)}
 torch_version=$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)
 python3 - "$OUT/info.json" <<PY
 import json, sys
