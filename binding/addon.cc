@@ -1,12 +1,14 @@
-// The addon's entry point: per-environment state, createEngine(), and the
-// cleanup hook that closes open engines when an environment (the main thread
-// or a worker_thread) shuts down.
+// The addon's entry point: per-environment state, createEngine() and the
+// CancelToken class. Each engine registers its own cleanup hook (see
+// engine_wrap.h) that closes it when its environment (the main thread or a
+// worker_thread) shuts down.
 #include <dlfcn.h>
 #include <napi.h>
 
+#include <cstdint>
 #include <string>
-#include <vector>
 
+#include "cancel_token.h"
 #include "engine_wrap.h"
 #include "napi_util.h"
 #include "workers.h"
@@ -24,11 +26,15 @@ std::string addon_directory() {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
-// Cleanup hook (JS thread of the environment, before finalizers run).
-void close_engines(AddonData* addon) {
-  std::vector<EngineWrap*> open(addon->engines.begin(), addon->engines.end());
-  addon->engines.clear();
-  for (EngineWrap* engine : open) engine->close_for_teardown();
+// Batching defaults, chosen by measurement (bench/serving/tune.mjs, see
+// bench/results/serving-tune.md).
+constexpr int32_t kDefaultMaxDelayUs = 2000;
+constexpr int32_t kDefaultMaxQueuePerBatch = 4;  // maxQueue = 4 * maxBatch images
+
+// An optional integer option: absent (undefined) gives `fallback`.
+int32_t get_optional_int(Napi::Env env, const Napi::Value& value, const std::string& name, int32_t min,
+                         int32_t max, int32_t fallback) {
+  return value.IsUndefined() ? fallback : get_int(env, value, name, min, max);
 }
 
 mfn::BackendChoice parse_backend(Napi::Env env, const Napi::Value& value) {
@@ -40,8 +46,10 @@ mfn::BackendChoice parse_backend(Napi::Env env, const Napi::Value& value) {
                    "Expected \"auto\", \"cpu\" or \"cuda\" for options.backend but received \"" + name + "\"");
 }
 
-// createEngine({ modelPath, manifestPath, backend, threads, device, maxBatch })
-//   -> Promise<Engine>. manifestPath "" means manifest.json beside the model.
+// createEngine({ modelPath, manifestPath, backend, threads, device, maxBatch,
+//                maxDelayUs?, maxQueue? }) -> Promise<Engine>. manifestPath ""
+// means manifest.json beside the model; maxDelayUs and maxQueue fall back to
+// the defaults above.
 Napi::Value create_engine(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object options = get_object(env, info[0], "options");
@@ -55,7 +63,14 @@ Napi::Value create_engine(const Napi::CallbackInfo& info) {
   engine_options.device = get_int(env, options.Get("device"), "options.device", 0, 1024);
   engine_options.max_batch = get_int(env, options.Get("maxBatch"), "options.maxBatch", 1, 65536);
   engine_options.plugin_dir = addon->plugin_dir;
-  return queue_create(env, addon, std::move(engine_options));
+  mfn::BatcherOptions batching;
+  batching.max_delay_us =
+      get_optional_int(env, options.Get("maxDelayUs"), "options.maxDelayUs", 0, 10'000'000, kDefaultMaxDelayUs);
+  // Sized from maxBatch (at most 65536), so the default stays far below 2^31.
+  batching.max_queue = static_cast<size_t>(get_optional_int(env, options.Get("maxQueue"), "options.maxQueue", 1,
+                                                            INT32_MAX,
+                                                            kDefaultMaxQueuePerBatch * engine_options.max_batch));
+  return queue_create(env, addon, std::move(engine_options), batching);
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -64,9 +79,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   addon->plugin_dir = addon_directory();
   Napi::Function engine_class = EngineWrap::define_class(env);
   addon->engine_constructor = Napi::Persistent(engine_class);
-  env.AddCleanupHook(close_engines, addon);
 
   exports.Set("Engine", engine_class);
+  exports.Set("CancelToken", CancelToken::define_class(env));
   exports.Set("createEngine", Napi::Function::New<create_engine>(env, "createEngine"));
   exports.Set("pluginDir", Napi::String::New(env, addon->plugin_dir));
   return exports;

@@ -22,6 +22,7 @@ Napi::Function EngineWrap::define_class(Napi::Env env) {
                          InstanceMethod<&EngineWrap::embed>("embed"),
                          InstanceMethod<&EngineWrap::preprocess>("preprocess"),
                          InstanceMethod<&EngineWrap::last_timings>("lastTimings"),
+                         InstanceMethod<&EngineWrap::batch_stats>("batchStats"),
                          InstanceMethod<&EngineWrap::dispose>("dispose"),
                          InstanceAccessor<&EngineWrap::backend>("backend"),
                          InstanceAccessor<&EngineWrap::fallback_reason>("fallbackReason"),
@@ -32,8 +33,8 @@ Napi::Function EngineWrap::define_class(Napi::Env env) {
                      });
 }
 
-Napi::Object EngineWrap::wrap(Napi::Env env, AddonData* addon, std::unique_ptr<mfn::Engine> engine) {
-  Napi::External<std::unique_ptr<mfn::Engine>> carrier = Napi::External<std::unique_ptr<mfn::Engine>>::New(env, &engine);
+Napi::Object EngineWrap::wrap(Napi::Env env, AddonData* addon, NewEngine engine) {
+  Napi::External<NewEngine> carrier = Napi::External<NewEngine>::New(env, &engine);
   carrier.TypeTag(&kEngineTag);
   return addon->engine_constructor.New({carrier});
 }
@@ -43,8 +44,9 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   if (info.Length() != 1 || !info[0].IsExternal() || !info[0].As<Napi::External<void>>().CheckTypeTag(&kEngineTag)) {
     throw Napi::TypeError::New(env, "Engine cannot be constructed directly; use createEngine()");
   }
-  std::unique_ptr<mfn::Engine>& engine = *info[0].As<Napi::External<std::unique_ptr<mfn::Engine>>>().Data();
-  engine_ = std::move(engine);
+  NewEngine& created = *info[0].As<Napi::External<NewEngine>>().Data();
+  env_ = env;
+  engine_ = std::move(created.engine);
   backend_ = engine_->backend_name();
   fallback_reason_ = engine_->fallback_reason();
   dimensions_ = engine_->dimensions();
@@ -52,41 +54,68 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   input_h_ = engine_->input_height();
   input_w_ = engine_->input_width();
   max_batch_ = engine_->max_batch();
-  addon_ = env.GetInstanceData<AddonData>();
-  addon_->engines.insert(this);
+  queue_ = std::make_unique<BatchQueue>(env, std::move(created.batcher), [this](Napi::Env env, size_t pending) {
+    if (pending == 0) destroy_if_idle(env);
+  });
+  // After the queue: node runs cleanup hooks last-registered first, so this
+  // one runs before the hook that frees the queue's thread-safe function.
+  napi_add_env_cleanup_hook(env, &EngineWrap::teardown_hook, this);
+  hooked_ = true;
 }
 
 EngineWrap::~EngineWrap() {
-  // Finalizer (JS thread), or env teardown after the cleanup hook has run.
-  if (addon_ != nullptr) addon_->engines.erase(this);
+  // Finalizer (JavaScript thread): an engine that was never disposed. No
+  // call is pending (each pins this object), so the worker thread is idle.
+  remove_teardown_hook();
+  close_now();
 }
 
-void EngineWrap::close_for_teardown() {
+void EngineWrap::teardown_hook(void* self) {
+  EngineWrap* wrap = static_cast<EngineWrap*>(self);
+  wrap->hooked_ = false;
+  wrap->close_now();
+}
+
+void EngineWrap::remove_teardown_hook() {
+  if (!hooked_) return;
+  napi_remove_env_cleanup_hook(env_, &EngineWrap::teardown_hook, this);
+  hooked_ = false;
+}
+
+void EngineWrap::close_now() {
   disposed_ = true;
-  engine_.reset();  // workers still running keep their own share
+  if (queue_) {
+    queue_->close_for_teardown();
+    queue_.reset();
+  }
+  engine_.reset();
   dispose_waiters_.clear();
   dispose_promise_.Reset();
-  addon_ = nullptr;
 }
 
 void EngineWrap::throw_if_disposed(Napi::Env env) const {
   if (disposed_) throw make_error(env, "MFN_DISPOSED", "This embedder has been disposed");
 }
 
-std::shared_ptr<mfn::Engine> EngineWrap::begin_work(Napi::Env env) {
+const mfn::Engine& EngineWrap::engine_for_call(Napi::Env env) const {
   throw_if_disposed(env);
-  ++pending_;
-  return engine_;
+  return *engine_;
 }
 
-void EngineWrap::finish_work(Napi::Env env) {
-  --pending_;
-  destroy_if_idle(env);
+void EngineWrap::submit(Napi::Env env, std::unique_ptr<EmbedCall>& call) {
+  throw_if_disposed(env);
+  // The call pins this object until it settles, so no finalizer can close
+  // the queue under it.
+  mfn::Status status = queue_->submit(env, call);
+  if (!status.is_ok()) throw status_error(env, status);
 }
 
 void EngineWrap::destroy_if_idle(Napi::Env env) {
-  if (!disposed_ || pending_ > 0 || !engine_) return;
-  queue_destroy(env, std::move(engine_), std::move(dispose_waiters_));
+  if (!disposed_ || !queue_ || queue_->pending() > 0) return;
+  remove_teardown_hook();
+  std::unique_ptr<mfn::Batcher> batcher = queue_->close();
+  queue_.reset();
+  queue_destroy(env, std::move(batcher), std::move(engine_), std::move(dispose_waiters_));
   dispose_waiters_.clear();
 }
 
@@ -126,8 +155,24 @@ Napi::Value EngineWrap::last_timings(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// Counters of the batching queue since the engine was created.
+Napi::Value EngineWrap::batch_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  throw_if_disposed(env);
+  mfn::BatcherStats stats = queue_->stats();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("batches", static_cast<double>(stats.batches));
+  result.Set("images", static_cast<double>(stats.images));
+  result.Set("requests", static_cast<double>(stats.requests));
+  result.Set("rejected", static_cast<double>(stats.rejected));
+  result.Set("largestBatch", stats.largest_batch);
+  result.Set("queuedImages", static_cast<double>(queue_->queued_images()));
+  result.Set("pendingCalls", static_cast<double>(queue_->pending()));
+  return result;
+}
+
 // Idempotent: every call returns the same promise, which resolves once the
-// engine has been destroyed. Calls already queued finish normally; every
+// engine has been destroyed. Calls already accepted finish normally; every
 // later call throws MFN_DISPOSED.
 Napi::Value EngineWrap::dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -135,7 +180,7 @@ Napi::Value EngineWrap::dispose(const Napi::CallbackInfo& info) {
     Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
     dispose_promise_ = Napi::Persistent(static_cast<Napi::Object>(deferred.Promise()));
     disposed_ = true;
-    if (engine_) {
+    if (queue_) {
       dispose_waiters_.push_back(deferred);
       destroy_if_idle(env);
     } else {

@@ -1,56 +1,67 @@
-// EngineWrap: the JavaScript object around one mfn::Engine.
+// EngineWrap: the JavaScript object around one mfn::Engine and its batching
+// queue (one worker thread per engine, see batch_queue.h).
 //
 // Threads: every method here runs on the JavaScript thread of the env that
-// created the object. The engine itself is shared (std::shared_ptr) with the
-// workers running on libuv's pool, so dispose() can return at once while
-// queued calls finish: the engine is destroyed when the last user lets go.
+// created the object. The engine is shared (std::shared_ptr) with the
+// batcher's run function and with the pool work that destroys it, so
+// dispose() returns at once and the engine goes when the last user lets go.
+//
+// Lifecycle: dispose() refuses new calls (MFN_DISPOSED) and lets every call
+// already accepted finish; then the queue closes and the engine is destroyed
+// off the JavaScript thread. Environment teardown (a per-engine cleanup hook,
+// registered after the queue's thread-safe function so that it runs before
+// node frees that function) stops the worker thread instead: the batch in
+// flight finishes, queued calls are dropped.
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
+#include "batch_queue.h"
 #include "mfn/engine.h"
 
 namespace mfn_node {
-
-class EngineWrap;
 
 // Per-environment state (napi_set_instance_data), so that the addon can be
 // loaded in several worker_threads at once.
 struct AddonData {
   Napi::FunctionReference engine_constructor;
-  std::string plugin_dir;                    // the directory of mfn.node
-  std::unordered_set<EngineWrap*> engines;   // open engines, closed by the env cleanup hook
+  std::string plugin_dir;  // the directory of mfn.node
+};
+
+// What createEngine hands to the constructor: a loaded engine and its
+// batcher, whose worker thread is already running.
+struct NewEngine {
+  std::shared_ptr<mfn::Engine> engine;
+  std::unique_ptr<mfn::Batcher> batcher;
 };
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  public:
   static Napi::Function define_class(Napi::Env env);
 
-  // Wraps a freshly created engine in a new JavaScript object (JS thread).
-  static Napi::Object wrap(Napi::Env env, AddonData* addon, std::unique_ptr<mfn::Engine> engine);
+  // Wraps a freshly created engine in a new JavaScript object.
+  static Napi::Object wrap(Napi::Env env, AddonData* addon, NewEngine engine);
 
   explicit EngineWrap(const Napi::CallbackInfo& info);
   ~EngineWrap() override;
 
-  // A unit of queued work takes a share of the engine (throws MFN_DISPOSED
-  // after dispose); finish_work gives it back once the work has completed
-  // and runs a dispose() that was waiting for it.
-  std::shared_ptr<mfn::Engine> begin_work(Napi::Env env);
-  void finish_work(Napi::Env env);
+  // The engine, for validating a call's images; throws MFN_DISPOSED after
+  // dispose().
+  const mfn::Engine& engine_for_call(Napi::Env env) const;
 
-  // Environment teardown (cleanup hook): let go of the engine without
-  // calling into JavaScript.
-  void close_for_teardown();
+  // Hands a validated call to the batching queue; throws MFN_QUEUE_FULL
+  // (or MFN_DISPOSED) when it is refused, leaving `call` with the caller.
+  void submit(Napi::Env env, std::unique_ptr<EmbedCall>& call);
 
  private:
   Napi::Value embed(const Napi::CallbackInfo& info);
   Napi::Value preprocess(const Napi::CallbackInfo& info);
   Napi::Value last_timings(const Napi::CallbackInfo& info);
+  Napi::Value batch_stats(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
   Napi::Value backend(const Napi::CallbackInfo& info);
   Napi::Value fallback_reason(const Napi::CallbackInfo& info);
@@ -60,13 +71,21 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value disposed(const Napi::CallbackInfo& info);
 
   void throw_if_disposed(Napi::Env env) const;
-  // Destroys the engine off the JS thread once disposed and idle.
+  // Once disposed and idle: closes the queue and destroys the engine and
+  // the batcher on libuv's pool, then resolves the dispose() promise.
   void destroy_if_idle(Napi::Env env);
+  // Stops the worker thread and lets go of everything without calling into
+  // JavaScript: environment teardown, or a finalizer of an engine that was
+  // never disposed.
+  void close_now();
+  static void teardown_hook(void* self);
+  void remove_teardown_hook();
 
-  AddonData* addon_ = nullptr;
+  napi_env env_ = nullptr;
   std::shared_ptr<mfn::Engine> engine_;
+  std::unique_ptr<BatchQueue> queue_;
+  bool hooked_ = false;  // teardown_hook is registered
   bool disposed_ = false;
-  int pending_ = 0;  // queued works holding a share of engine_
   std::vector<Napi::Promise::Deferred> dispose_waiters_;  // settled when the engine is destroyed
   Napi::ObjectReference dispose_promise_;                 // what every dispose() returns
 

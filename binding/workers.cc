@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "cancel_token.h"
 #include "image_args.h"
 #include "napi_util.h"
 
@@ -30,18 +31,36 @@ void settle_quietly(Settle&& settle) {
 
 class CreateWorker : public Napi::AsyncWorker {
  public:
-  CreateWorker(Napi::Env env, AddonData* addon, mfn::EngineOptions options)
+  CreateWorker(Napi::Env env, AddonData* addon, mfn::EngineOptions options, mfn::BatcherOptions batching)
       : Napi::AsyncWorker(env, "mfn:create"),
         deferred_(Napi::Promise::Deferred::New(env)),
         addon_(addon),
-        options_(std::move(options)) {}
+        options_(std::move(options)),
+        batching_(batching) {}
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
   // Pool thread.
   void Execute() override {
     try {
-      status_ = mfn::Engine::create(options_, &engine_);
+      std::unique_ptr<mfn::Engine> engine;
+      status_ = mfn::Engine::create(options_, &engine);
+      if (!status_.is_ok()) return;
+      if (!engine) {
+        status_ = internal_error("the engine reported success but returned no engine");
+        return;
+      }
+      created_.engine = std::move(engine);
+      batching_.max_batch = created_.engine->max_batch();
+      batching_.row_floats = static_cast<size_t>(created_.engine->dimensions());
+      // The batcher's worker thread is the only caller of embed().
+      std::shared_ptr<mfn::Engine> shared = created_.engine;
+      status_ = mfn::Batcher::create(
+          batching_,
+          [shared](const mfn::ImageInput* images, size_t n, bool flip, float* out) {
+            return shared->embed(images, n, flip, out);
+          },
+          &created_.batcher);
     } catch (const std::exception& e) {
       status_ = internal_error(e.what());
     } catch (...) {
@@ -55,10 +74,12 @@ class CreateWorker : public Napi::AsyncWorker {
     settle_quietly([&] {
       if (!status_.is_ok()) {
         deferred_.Reject(status_error(env, status_).Value());
-      } else if (!engine_) {
-        deferred_.Reject(make_error(env, "MFN_INTERNAL", "the engine reported success but returned no engine").Value());
-      } else {
-        deferred_.Resolve(EngineWrap::wrap(env, addon_, std::move(engine_)));
+        return;
+      }
+      try {
+        deferred_.Resolve(EngineWrap::wrap(env, addon_, std::move(created_)));
+      } catch (const Napi::Error& error) {
+        deferred_.Reject(error.Value());
       }
     });
   }
@@ -67,69 +88,25 @@ class CreateWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   AddonData* addon_;
   mfn::EngineOptions options_;
-  std::unique_ptr<mfn::Engine> engine_;
-  mfn::Status status_;
-};
-
-class EmbedWorker : public Napi::AsyncWorker {
- public:
-  EmbedWorker(Napi::Env env, EngineWrap* owner, std::shared_ptr<mfn::Engine> engine)
-      : Napi::AsyncWorker(env, "mfn:embed"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        owner_(owner),
-        owner_ref_(Napi::Persistent(owner->Value())),
-        engine_(std::move(engine)) {}
-
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
-  // Filled on the JS thread before Queue(); `keep_alive` holds every typed
-  // array the pointers in `images` and `out` refer to.
-  std::vector<mfn::ImageInput> images;
-  std::vector<float> landmarks;
-  bool flip = true;
-  float* out = nullptr;
-  Napi::ObjectReference keep_alive;
-
-  // Pool thread: only the engine and the memory pinned by keep_alive.
-  void Execute() override {
-    try {
-      status_ = engine_->embed(images.data(), images.size(), flip, out);
-    } catch (const std::exception& e) {
-      status_ = internal_error(e.what());
-    } catch (...) {
-      status_ = internal_error("unknown exception");
-    }
-  }
-
-  // JS thread.
-  void OnOK() override {
-    Napi::Env env = Env();
-    engine_.reset();  // before finish_work, so a waiting dispose destroys the engine
-    settle_quietly([&] {
-      owner_->finish_work(env);
-      if (status_.is_ok()) {
-        deferred_.Resolve(env.Undefined());
-      } else {
-        deferred_.Reject(status_error(env, status_).Value());
-      }
-    });
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  EngineWrap* owner_;
-  Napi::ObjectReference owner_ref_;  // keeps owner_ alive until OnOK
-  std::shared_ptr<mfn::Engine> engine_;
+  mfn::BatcherOptions batching_;
+  NewEngine created_;
   mfn::Status status_;
 };
 
 class DestroyWorker : public Napi::AsyncWorker {
  public:
-  DestroyWorker(Napi::Env env, std::shared_ptr<mfn::Engine> engine, std::vector<Napi::Promise::Deferred> waiters)
-      : Napi::AsyncWorker(env, "mfn:dispose"), engine_(std::move(engine)), waiters_(std::move(waiters)) {}
+  DestroyWorker(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, std::shared_ptr<mfn::Engine> engine,
+                std::vector<Napi::Promise::Deferred> waiters)
+      : Napi::AsyncWorker(env, "mfn:dispose"),
+        batcher_(std::move(batcher)),
+        engine_(std::move(engine)),
+        waiters_(std::move(waiters)) {}
 
-  // Pool thread.
-  void Execute() override { engine_.reset(); }
+  // Pool thread. The batcher first: its run function shares the engine.
+  void Execute() override {
+    batcher_.reset();
+    engine_.reset();
+  }
 
   // JS thread.
   void OnOK() override {
@@ -137,14 +114,18 @@ class DestroyWorker : public Napi::AsyncWorker {
   }
 
  private:
+  std::unique_ptr<mfn::Batcher> batcher_;
   std::shared_ptr<mfn::Engine> engine_;
   std::vector<Napi::Promise::Deferred> waiters_;
 };
 
+std::string image_name(uint32_t i) { return "images[" + std::to_string(i) + "]"; }
+
 }  // namespace
 
-Napi::Promise queue_create(Napi::Env env, AddonData* addon, mfn::EngineOptions options) {
-  auto* worker = new CreateWorker(env, addon, std::move(options));
+Napi::Promise queue_create(Napi::Env env, AddonData* addon, mfn::EngineOptions options,
+                           mfn::BatcherOptions batching) {
+  auto* worker = new CreateWorker(env, addon, std::move(options), batching);
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;
@@ -156,54 +137,62 @@ Napi::Promise queue_embed(const Napi::CallbackInfo& info, EngineWrap* owner) {
   Napi::Array list = info[0].As<Napi::Array>();
   bool flip = get_bool(env, info[1], "flip");
   Napi::Float32Array out = get_float32_array(env, info[2], "out");
+  std::shared_ptr<const std::atomic<bool>> cancelled;
+  if (info.Length() > 3 && !info[3].IsUndefined()) cancelled = CancelToken::flag_of(env, info[3], "cancelToken");
 
-  std::shared_ptr<mfn::Engine> engine = owner->begin_work(env);
+  const mfn::Engine& engine = owner->engine_for_call(env);
   uint32_t n = list.Length();
-  size_t dims = static_cast<size_t>(engine->dimensions());
+  size_t dims = static_cast<size_t>(engine.dimensions());
   if (out.ElementLength() != n * dims) {
-    owner->finish_work(env);
     throw make_error(env, "MFN_INVALID_ARGUMENT",
                      "Expected a Float32Array of " + std::to_string(n * dims) + " values for out but received " +
                          std::to_string(out.ElementLength()));
   }
 
-  // From here on the worker owns the share of the engine: if parsing throws,
-  // deleting the worker would skip finish_work, so parse before creating it.
+  // Every image is checked here, before anything is queued: a bad image
+  // fails its own call at once and never a batch shared with other calls.
   std::vector<mfn::ImageInput> images(n);
   std::vector<float> landmarks(static_cast<size_t>(n) * 10);
-  Napi::Array pinned;
-  try {
-    pinned = Napi::Array::New(env, n + 1);
-    for (uint32_t i = 0; i < n; ++i) {
-      Napi::Value pixels;
-      images[i] = parse_image(env, list.Get(i), "images[" + std::to_string(i) + "]", &landmarks[i * 10], &pixels);
-      pinned.Set(i, pixels);
+  Napi::Array pinned = Napi::Array::New(env, n + 2);
+  for (uint32_t i = 0; i < n; ++i) {
+    Napi::Value pixels;
+    images[i] = parse_image(env, list.Get(i), image_name(i), &landmarks[i * 10], &pixels);
+    mfn::Status status = engine.validate(images[i]);
+    if (!status.is_ok()) {
+      throw make_error(env, mfn::code_name(status.code()),
+                       n == 1 ? status.message() : image_name(i) + ": " + status.message());
     }
-    pinned.Set(n, out);
+    pinned.Set(i, pixels);
+  }
+  pinned.Set(n, out);
+  pinned.Set(n + 1, owner->Value());
+
+  auto call = std::make_unique<EmbedCall>(env);
+  Napi::Promise promise = call->deferred.Promise();
+  if (n == 0) {
+    call->deferred.Resolve(env.Undefined());
+    return promise;
+  }
+  call->images = std::move(images);  // vector moves keep the landmark pointers valid
+  call->landmarks = std::move(landmarks);
+  call->flip = flip;
+  call->out = out.Data();
+  call->cancelled = std::move(cancelled);
+  call->pinned = Napi::Persistent(pinned.As<Napi::Object>());
+  try {
+    owner->submit(env, call);
   } catch (...) {
-    owner->finish_work(env);
+    // Refused (queue full, disposed): settle the promise nobody will see,
+    // so that its handle is freed, and throw the reason.
+    settle_quietly([&] { call->deferred.Resolve(env.Undefined()); });
     throw;
   }
-  if (n == 0) {
-    owner->finish_work(env);
-    Napi::Promise::Deferred done = Napi::Promise::Deferred::New(env);
-    done.Resolve(env.Undefined());
-    return done.Promise();
-  }
-
-  auto* worker = new EmbedWorker(env, owner, std::move(engine));
-  worker->images = std::move(images);  // vector moves keep landmark pointers valid
-  worker->landmarks = std::move(landmarks);
-  worker->flip = flip;
-  worker->out = out.Data();
-  worker->keep_alive = Napi::Persistent(pinned.As<Napi::Object>());
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
   return promise;
 }
 
-void queue_destroy(Napi::Env env, std::shared_ptr<mfn::Engine> engine, std::vector<Napi::Promise::Deferred> waiters) {
-  auto* worker = new DestroyWorker(env, std::move(engine), std::move(waiters));
+void queue_destroy(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, std::shared_ptr<mfn::Engine> engine,
+                   std::vector<Napi::Promise::Deferred> waiters) {
+  auto* worker = new DestroyWorker(env, std::move(batcher), std::move(engine), std::move(waiters));
   worker->Queue();
 }
 

@@ -8,7 +8,7 @@ import { types } from "node:util";
 import { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";
 import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
 import { type ImageInput, type Landmarks, toNativeImage, toNativeLandmarks } from "./inputs.js";
-import { type NativeEngine, type NativeImage, nativeBinding, packageRoot } from "./native.js";
+import { type NativeCancelToken, type NativeEngine, type NativeImage, nativeBinding, packageRoot } from "./native.js";
 
 export type BackendName = "cpu" | "cuda";
 
@@ -23,8 +23,20 @@ export interface EmbedderOptions {
   device?: number;
   /** Path to an .onnx model with manifest.json beside it; default: the bundled MobileFaceNet. */
   model?: string;
-  /** Images per backend call (default 256). */
+  /** Images per backend call (default 256): the largest batch the queue forms. */
   maxBatch?: number;
+  /**
+   * How long, in microseconds, a call waits for other calls to share its
+   * batch before it runs with whatever is waiting (default 2000). Concurrent
+   * calls are coalesced into batches of up to maxBatch images.
+   */
+  maxDelayUs?: number;
+  /**
+   * Images waiting in the batching queue beyond which a call rejects at once
+   * with MFN_QUEUE_FULL (default 4 * maxBatch). A call larger than this still
+   * runs when the queue is empty.
+   */
+  maxQueue?: number;
 }
 
 export interface EmbedOptions {
@@ -32,11 +44,13 @@ export interface EmbedOptions {
   flip?: boolean;
   /** Five landmarks in the image: the face is aligned to the ArcFace template first. */
   landmarks?: Landmarks;
+  /** Aborting rejects the call with MFN_ABORTED; images not yet batched are never run. */
   signal?: AbortSignal;
 }
 
 export interface EmbedBatchOptions {
   flip?: boolean;
+  /** Aborting rejects the call with MFN_ABORTED; images not yet batched are never run. */
   signal?: AbortSignal;
 }
 
@@ -46,6 +60,8 @@ export interface VerifyOptions {
   /** Cosine similarity at or above which the faces match; default DEFAULT_VERIFY_THRESHOLD. */
   threshold?: number;
   flip?: boolean;
+  /** Aborting rejects the call with MFN_ABORTED; images not yet batched are never run. */
+  signal?: AbortSignal;
 }
 
 export interface VerifyResult {
@@ -80,14 +96,17 @@ export interface Embedder {
   readonly flip: boolean;
   /** A unit-length embedding of one face. */
   embed(input: ImageInput, options?: EmbedOptions): Promise<Float32Array>;
-  /** Embeddings of many faces in one engine call, in input order. */
+  /** Embeddings of many faces, in input order (one request to the batching queue). */
   embedBatch(inputs: ReadonlyArray<BatchItem>, options?: EmbedBatchOptions): Promise<Float32Array[]>;
   /** Cosine similarity of two faces (images or embeddings) and the match decision. */
   verify(a: ImageInput | Float32Array, b: ImageInput | Float32Array, options?: VerifyOptions): Promise<VerifyResult>;
   /** The model input the engine feeds the network (NCHW, c*h*w values, normalised). */
   preprocess(input: ImageInput, options?: PreprocessOptions): Promise<Float32Array>;
   lastTimings(): StageTimings;
-  /** Queued calls finish; later calls reject with MFN_DISPOSED. Idempotent. */
+  /**
+   * Calls made before dispose() finish (queued ones included); later calls
+   * reject with MFN_DISPOSED. Resolves once the engine is gone. Idempotent.
+   */
   dispose(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -120,6 +139,10 @@ function checkInteger(value: unknown, name: string, min: number, max: number, fa
   return value;
 }
 
+function checkOptionalInteger(value: unknown, name: string, min: number, max: number): number | undefined {
+  return value === undefined ? undefined : checkInteger(value, name, min, max, 0);
+}
+
 function checkSignal(value: unknown, name: string): AbortSignal | undefined {
   if (value === undefined) return undefined;
   if (!(value instanceof AbortSignal)) throw invalidParameter(name, "an AbortSignal", value);
@@ -134,15 +157,22 @@ function abortedError(signal: AbortSignal): MfnError {
   return new MfnError("MFN_ABORTED", "The operation was aborted", { cause: signal.reason });
 }
 
-/** Settles with `work`, or rejects with MFN_ABORTED as soon as `signal` fires (the work is left to finish). */
-function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return work;
-  if (signal.aborted) {
-    work.catch(() => {});
-    return Promise.reject(abortedError(signal));
-  }
+/**
+ * Runs `start` (one native embed) under `signal`: settles with its result, or
+ * rejects with MFN_ABORTED as soon as the signal fires. Aborting also cancels
+ * the native call, so that images the batching queue has not yet run are
+ * skipped; a batch already running finishes and its result is dropped.
+ */
+function abortable<T>(signal: AbortSignal | undefined, start: (cancel?: NativeCancelToken) => Promise<T>): Promise<T> {
+  if (signal === undefined) return start();
+  if (signal.aborted) return Promise.reject(abortedError(signal));
+  const token = new (nativeBinding().CancelToken)();
+  const work = start(token);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortedError(signal));
+    const onAbort = () => {
+      token.cancel();
+      reject(abortedError(signal));
+    };
     signal.addEventListener("abort", onAbort, { once: true });
     work.then(
       (value) => { signal.removeEventListener("abort", onAbort); resolve(value); },
@@ -245,7 +275,7 @@ class EmbedderImpl implements Embedder {
     const image = await toNativeImage(input, "input", landmarks);
     this.#checkAborted(signal);
     const out = new Float32Array(this.dimensions);
-    await abortable(this.#native.embed([image], flip, out), signal);
+    await abortable(signal, (cancel) => this.#native.embed([image], flip, out, cancel));
     return out;
   }
 
@@ -259,27 +289,30 @@ class EmbedderImpl implements Embedder {
     this.#checkAborted(signal);
     const d = this.dimensions;
     const out = new Float32Array(images.length * d);
-    await abortable(this.#native.embed(images, flip, out), signal);
+    await abortable(signal, (cancel) => this.#native.embed(images, flip, out, cancel));
     return images.map((_, i) => out.slice(i * d, (i + 1) * d));
   }
 
   async #verify(a: unknown, b: unknown, options: unknown): Promise<VerifyResult> {
-    const opts = checkOptions<VerifyOptions>(options, "options", ["threshold", "flip"]);
+    const opts = checkOptions<VerifyOptions>(options, "options", ["threshold", "flip", "signal"]);
     const threshold = opts.threshold ?? DEFAULT_VERIFY_THRESHOLD;
     if (typeof threshold !== "number" || !(threshold >= -1 && threshold <= 1)) {
       throw invalidParameter("options.threshold", "a number between -1 and 1", threshold);
     }
     const flip = checkBoolean(opts.flip, "options.flip", this.flip);
+    const signal = checkSignal(opts.signal, "options.signal");
+    this.#checkAborted(signal);
     const givenA = this.#givenEmbedding(a, "a");
     const givenB = this.#givenEmbedding(b, "b");
     const images = await Promise.all([
       givenA ? undefined : toNativeImage(a, "a"),
       givenB ? undefined : toNativeImage(b, "b"),
     ]);
+    this.#checkAborted(signal);
     const toEmbed = images.filter((image): image is NativeImage => image !== undefined);
     const d = this.dimensions;
     const out = new Float32Array(toEmbed.length * d);
-    if (toEmbed.length > 0) await this.#native.embed(toEmbed, flip, out);
+    if (toEmbed.length > 0) await abortable(signal, (cancel) => this.#native.embed(toEmbed, flip, out, cancel));
     const ea = givenA ?? out.subarray(0, d);
     const eb = givenB ?? out.subarray(givenA ? 0 : d, givenA ? d : 2 * d);
     const similarity = cosine(ea, eb);
@@ -326,7 +359,7 @@ export async function createEmbedder(options?: EmbedderOptions): Promise<Embedde
   const site = callSite(createEmbedder);
   try {
     const opts = checkOptions<EmbedderOptions>(options, "options",
-      ["backend", "flip", "threads", "device", "model", "maxBatch"]);
+      ["backend", "flip", "threads", "device", "model", "maxBatch", "maxDelayUs", "maxQueue"]);
     const backend = opts.backend ?? "auto";
     if (backend !== "auto" && backend !== "cpu" && backend !== "cuda") {
       throw invalidParameter("options.backend", '"auto", "cpu" or "cuda"', backend);
@@ -335,6 +368,9 @@ export async function createEmbedder(options?: EmbedderOptions): Promise<Embedde
     const threads = checkInteger(opts.threads, "options.threads", 0, 4096, 0);
     const device = checkInteger(opts.device, "options.device", 0, 1024, 0);
     const maxBatch = checkInteger(opts.maxBatch, "options.maxBatch", 1, 65536, 256);
+    // Absent: the binding's defaults (see maxDelayUs and maxQueue above).
+    const maxDelayUs = checkOptionalInteger(opts.maxDelayUs, "options.maxDelayUs", 0, 10_000_000);
+    const maxQueue = checkOptionalInteger(opts.maxQueue, "options.maxQueue", 1, 2 ** 31 - 1);
     const model = opts.model ?? join(packageRoot, "models", "mobilefacenet.onnx");
     if (typeof model !== "string" || model.length === 0) {
       throw invalidParameter("options.model", "a path to an .onnx file", model);
@@ -343,6 +379,8 @@ export async function createEmbedder(options?: EmbedderOptions): Promise<Embedde
       modelPath: model,
       manifestPath: join(dirname(model), "manifest.json"),
       backend, threads, device, maxBatch,
+      ...(maxDelayUs === undefined ? {} : { maxDelayUs }),
+      ...(maxQueue === undefined ? {} : { maxQueue }),
     });
     return new EmbedderImpl(native, flip);
   } catch (error) {

@@ -30,6 +30,27 @@ export interface NativeEngineOptions {
   threads: number;                        // 0 = all cores
   device: number;
   maxBatch: number;
+  /** How long (µs) a call waits for others to share its batch; absent = the binding's default. */
+  maxDelayUs?: number;
+  /** Images the batching queue holds before embed() throws MFN_QUEUE_FULL; absent = 4 * maxBatch. */
+  maxQueue?: number;
+}
+
+/** Cancels one embed call: images not yet put into a batch are skipped and the call rejects with MFN_ABORTED. */
+export interface NativeCancelToken {
+  cancel(): void;
+  readonly cancelled: boolean;
+}
+
+/** Counters of an engine's batching queue since it was created. */
+export interface NativeBatchStats {
+  batches: number;                        // engine runs
+  images: number;                         // images in those runs
+  requests: number;                       // embed calls completed
+  rejected: number;                       // embed calls refused with MFN_QUEUE_FULL
+  largestBatch: number;
+  queuedImages: number;                   // images waiting now, not yet in a batch
+  pendingCalls: number;                   // calls accepted and not yet settled
 }
 
 export interface NativeTimings {
@@ -46,17 +67,23 @@ export interface NativeEngine {
   readonly inputShape: [channels: number, height: number, width: number];
   readonly maxBatch: number;
   readonly disposed: boolean;
-  /** Embeds images into out[images.length * dimensions] (unit rows). */
-  embed(images: NativeImage[], flip: boolean, out: Float32Array): Promise<void>;
+  /**
+   * Embeds images into out[images.length * dimensions] (unit rows) through the
+   * engine's batching queue. Validates every image first and throws its error;
+   * throws MFN_QUEUE_FULL when the queue holds maxQueue images.
+   */
+  embed(images: NativeImage[], flip: boolean, out: Float32Array, cancel?: NativeCancelToken): Promise<void>;
   /** Writes the model input (NCHW, c*h*w values) of one image. Synchronous. */
   preprocess(image: NativeImage, mirror: boolean, out: Float32Array): void;
   lastTimings(): NativeTimings;
+  batchStats(): NativeBatchStats;
   /** Idempotent; resolves once queued calls have finished and the engine is gone. */
   dispose(): Promise<void>;
 }
 
 export interface NativeBinding {
   createEngine(options: NativeEngineOptions): Promise<NativeEngine>;
+  CancelToken: new () => NativeCancelToken;
   /** Where mfn.node was loaded from; libmfn_cuda.so is looked up there. */
   readonly pluginDir: string;
 }

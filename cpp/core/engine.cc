@@ -125,6 +125,11 @@ Status Engine::embed(const ImageInput* images, size_t n, bool flip, float* out) 
   return Status::ok();
 }
 
+Status Engine::validate(const ImageInput& image) const {
+  mfn_image prepared{};
+  return impl_->to_mfn_image(image, &prepared);
+}
+
 Status Engine::preprocess(const ImageInput& image, bool mirror, float* out) const {
   if (!out) return Status(Code::invalid_argument, "out must not be null");
   mfn_image prepared{};

@@ -51,6 +51,12 @@ class Engine {
   // serialised on the backend.
   Status embed(const ImageInput* images, size_t n, bool flip, float* out);
 
+  // The checks embed() makes on one image (dimensions, channels, pixel
+  // bounds, landmarks that give a usable alignment), nothing computed. Any
+  // thread. A batching queue calls it before it accepts an image, so that a
+  // bad image fails only its own request, never a shared batch.
+  Status validate(const ImageInput& image) const;
+
   // The model-input tensor of one image (NCHW float, c*h*w values, the
   // exact values the backend sees), mirrored when `mirror`. For tests and
   // for feeding other runtimes the same input.

@@ -1,0 +1,175 @@
+#include "batch_queue.h"
+
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "napi_util.h"
+
+namespace mfn_node {
+
+// What the batcher's worker thread and the JavaScript thread share: finished
+// calls waiting to be settled, and the thread-safe function that wakes the
+// JavaScript thread. The worker thread only calls finish(); everything else
+// runs on the JavaScript thread. Owned by the thread-safe function (freed by
+// its finalizer), so a delivery still queued inside node after the queue
+// has closed finds it alive.
+struct BatchQueue::Sink {
+  std::mutex mu;
+  std::vector<EmbedCall*> ready;  // finished, not yet settled
+  bool posted = false;            // a delivery is queued and will take `ready`
+  bool closed = false;            // the function is released: post nothing more
+  napi_threadsafe_function function = nullptr;
+  BatchQueue* queue = nullptr;    // JavaScript thread only; null once closed
+
+  // Worker thread, from a request's done(). Posts at most one delivery at a
+  // time: a delivery takes every call finished by then, so a batch of 256
+  // single-image calls costs one wake-up of the JavaScript thread, not 256.
+  // The post happens under the mutex so that close() (which sets `closed`
+  // under it before releasing the function) can never release it between
+  // the check and the call.
+  void finish(EmbedCall* call, mfn::Status status) {
+    call->status = std::move(status);
+    std::lock_guard<std::mutex> lock(mu);
+    ready.push_back(call);
+    if (posted || closed) return;
+    // Fails only while node tears the function down, after which close
+    // paths collect `ready` themselves; a later finish() retries.
+    posted = napi_call_threadsafe_function(function, nullptr, napi_tsfn_nonblocking) == napi_ok;
+  }
+
+  // JavaScript thread (node's call_js). env is null when node empties the
+  // function's queue during teardown: close_for_teardown() has already
+  // collected every call by then.
+  static void deliver(napi_env raw_env, napi_value, void* context, void*) {
+    if (raw_env == nullptr) return;
+    Sink* sink = static_cast<Sink*>(context);
+    std::vector<EmbedCall*> calls;
+    {
+      std::lock_guard<std::mutex> lock(sink->mu);
+      calls.swap(sink->ready);
+      sink->posted = false;
+    }
+    if (calls.empty()) return;
+    Napi::Env env(raw_env);
+    for (EmbedCall* call : calls) {
+      // Settling fails only while the environment shuts down, when nobody
+      // waits for the promise any more.
+      try {
+        Napi::HandleScope scope(env);
+        if (call->status.is_ok()) {
+          call->deferred.Resolve(env.Undefined());
+        } else {
+          call->deferred.Reject(status_error(env, call->status).Value());
+        }
+      } catch (const Napi::Error&) {
+      }
+    }
+    if (sink->queue != nullptr) sink->queue->settled(env, calls.size());
+    // Last: this lets go of the pinned arrays and of the engine's object.
+    for (EmbedCall* call : calls) delete call;
+  }
+
+  // JavaScript thread, when node frees the function (after its release, or
+  // at environment teardown).
+  static void finalize(napi_env, void* data, void*) { delete static_cast<Sink*>(data); }
+};
+
+BatchQueue::BatchQueue(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, OnSettled on_settled)
+    : batcher_(std::move(batcher)), on_settled_(std::move(on_settled)) {
+  auto sink = std::make_unique<Sink>();
+  sink->queue = this;
+  napi_value name = Napi::String::New(env, "mfn:embed");
+  // Unlimited queue (max_queue_size 0): posts never block the worker, and
+  // there is at most one outstanding post anyway. One thread: the worker.
+  napi_status status = napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, sink.get(),
+                                                       &Sink::finalize, sink.get(), &Sink::deliver,
+                                                       &sink->function);
+  if (status != napi_ok) {
+    batcher_->shutdown();
+    throw make_error(env, "MFN_INTERNAL", "could not create the completion channel of the batching queue");
+  }
+  // Idle until the first submit.
+  napi_unref_threadsafe_function(env, sink->function);
+  sink_ = sink.release();
+}
+
+BatchQueue::~BatchQueue() = default;
+
+mfn::Status BatchQueue::submit(Napi::Env env, std::unique_ptr<EmbedCall>& call) {
+  if (!batcher_) return mfn::Status(mfn::Code::disposed, "the batching queue is closed");
+  EmbedCall* raw = call.get();
+  Sink* sink = sink_;
+  mfn::BatchRequest request;
+  request.images = std::move(call->images);
+  request.flip = call->flip;
+  request.out = call->out;
+  request.cancelled = call->cancelled;
+  request.done = [sink, raw](mfn::Status status) { sink->finish(raw, std::move(status)); };
+  mfn::Status status = batcher_->submit(std::move(request));
+  if (!status.is_ok()) {
+    call->images = std::move(request.images);  // left untouched by a refused submit
+    return status;
+  }
+  call.release();
+  if (pending_++ == 0 && !referenced_) {
+    napi_ref_threadsafe_function(env, sink_->function);
+    referenced_ = true;
+  }
+  return status;
+}
+
+void BatchQueue::settled(Napi::Env env, size_t count) {
+  pending_ -= count < pending_ ? count : pending_;
+  if (pending_ == 0 && referenced_) {
+    napi_unref_threadsafe_function(env, sink_->function);
+    referenced_ = false;
+  }
+  // The owner may close and destroy this queue from the callback (a
+  // dispose() that was waiting for these calls): call a copy, touch nothing
+  // afterwards.
+  if (!on_settled_) return;
+  OnSettled notify = on_settled_;
+  notify(env, pending_);
+}
+
+mfn::BatcherStats BatchQueue::stats() const {
+  return batcher_ ? batcher_->stats() : mfn::BatcherStats{};
+}
+
+size_t BatchQueue::queued_images() const { return batcher_ ? batcher_->queued_images() : 0; }
+
+std::unique_ptr<mfn::Batcher> BatchQueue::close() {
+  if (sink_ == nullptr) return std::move(batcher_);
+  {
+    std::lock_guard<std::mutex> lock(sink_->mu);
+    sink_->closed = true;
+  }
+  sink_->queue = nullptr;
+  napi_release_threadsafe_function(sink_->function, napi_tsfn_release);
+  sink_ = nullptr;
+  return std::move(batcher_);
+}
+
+void BatchQueue::close_for_teardown() {
+  // Joins the worker thread: afterwards every done() has run and nothing
+  // touches the sink from another thread.
+  if (batcher_) batcher_->shutdown();
+  if (sink_ == nullptr) return;
+  std::vector<EmbedCall*> dropped;
+  {
+    std::lock_guard<std::mutex> lock(sink_->mu);
+    sink_->closed = true;
+    dropped.swap(sink_->ready);
+  }
+  sink_->queue = nullptr;
+  // No JavaScript runs any more: the promises stay unsettled, the
+  // references are freed.
+  for (EmbedCall* call : dropped) delete call;
+  pending_ = 0;
+  napi_release_threadsafe_function(sink_->function, napi_tsfn_release);
+  sink_ = nullptr;
+  batcher_.reset();
+}
+
+}  // namespace mfn_node

@@ -1,0 +1,105 @@
+// BatchQueue: the serving path of one engine. Calls from the JavaScript
+// thread go into an mfn::Batcher, whose one worker thread coalesces them into
+// engine batches; finished calls come back to the JavaScript thread through
+// one thread-safe function per engine, which settles their promises a whole
+// group at a time.
+//
+// Threads: everything public here runs on the JavaScript thread of the env
+// that owns the engine, except what the class comment of Sink (in the .cc)
+// says about the batcher's worker thread.
+//
+// Keeping the process alive: the thread-safe function is referenced only
+// while calls are pending, so an idle engine never holds the event loop open.
+//
+// Teardown order: node runs cleanup hooks in reverse order of registration,
+// and a thread-safe function registers its own hook when it is created,
+// which frees it. The owner therefore registers its hook after constructing
+// the queue, so that close_for_teardown() (which stops the worker thread,
+// the only other user of the function) runs first.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <vector>
+
+// The batcher is the engine's own queue (cpp/core), not yet part of
+// include/mfn: reached by path so the addon needs no extra include root.
+#include "../cpp/core/batcher.h"
+#include "mfn/engine.h"
+#include "mfn/status.h"
+
+namespace mfn_node {
+
+// One embed call from submission to settlement. Built on the JavaScript
+// thread; while the batcher holds it, the worker thread only reads `images`
+// (moved into the batch request), writes `out` and `status`; the JavaScript
+// thread deletes it after settling the promise.
+struct EmbedCall {
+  explicit EmbedCall(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise::Deferred deferred;
+  // Every typed array the pointers below refer to (pixels, out), plus the
+  // engine's JavaScript object, so that none of them is collected before
+  // the call settles.
+  Napi::ObjectReference pinned;
+  std::vector<mfn::ImageInput> images;
+  std::vector<float> landmarks;  // 10 per image; images[i].landmarks point here
+  bool flip = true;
+  float* out = nullptr;
+  std::shared_ptr<const std::atomic<bool>> cancelled;  // optional
+  mfn::Status status;  // written by the worker thread before handing the call back
+};
+
+class BatchQueue {
+ public:
+  // Called after each group of settled calls with how many are still
+  // pending, so that the owner can finish a dispose() that waits for them.
+  using OnSettled = std::function<void(Napi::Env env, size_t pending)>;
+
+  // Takes a running batcher and creates the thread-safe function (unref'd).
+  // Throws Napi::Error if the function cannot be created.
+  BatchQueue(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, OnSettled on_settled);
+  // Only after close() or close_for_teardown().
+  ~BatchQueue();
+
+  BatchQueue(const BatchQueue&) = delete;
+  BatchQueue& operator=(const BatchQueue&) = delete;
+
+  // Hands the call to the batcher. On ok the queue owns it and its promise
+  // will settle; otherwise (queue_full, disposed) `call` is left with the
+  // caller, untouched.
+  mfn::Status submit(Napi::Env env, std::unique_ptr<EmbedCall>& call);
+
+  size_t pending() const { return pending_; }
+  mfn::BatcherStats stats() const;
+  size_t queued_images() const;
+
+  // With nothing pending: stops delivering completions, releases the
+  // thread-safe function and returns the batcher, idle, for the owner to
+  // destroy (its destructor joins the worker thread).
+  std::unique_ptr<mfn::Batcher> close();
+
+  // Environment teardown: shuts the batcher down here (the batch in flight
+  // finishes, queued calls are disposed of), drops the calls whose promises
+  // can no longer be settled, and releases the thread-safe function.
+  void close_for_teardown();
+
+  // Opaque: the state shared with the worker thread, defined in the .cc.
+  struct Sink;
+
+ private:
+  std::unique_ptr<mfn::Batcher> batcher_;
+  Sink* sink_ = nullptr;  // owned by the thread-safe function, freed by its finalizer
+  OnSettled on_settled_;
+  size_t pending_ = 0;
+  bool referenced_ = false;
+
+  friend struct Sink;
+  void settled(Napi::Env env, size_t count);
+};
+
+}  // namespace mfn_node
