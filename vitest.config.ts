@@ -5,6 +5,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Native addons crash vitest's threads pool: every test file gets its own process.
     pool: "forks",
+    // The suites test the local build (build/Release), never a prebuilt binary in prebuilds/.
+    env: { MFN_FORCE_BUILD: "1" },
     // Model loading and whole-network CPU runs on small CI machines.
     testTimeout: 120_000,
     hookTimeout: 300_000,

@@ -1,12 +1,25 @@
-// The only file that knows the native addon exists: it loads mfn.node with
-// node-gyp-build from the package root (a local build in build/Release, else
-// prebuilds/<platform>-<arch>) and types what the binding exports.
+// The only file that knows the native addon exists: it finds mfn.node, loads
+// it and types what the binding exports. libmfn_cuda.so is looked up by the
+// engine in the directory of the mfn.node that was loaded.
+//
+// Which mfn.node, in order:
+//   1. MFN_BINARY=/path/to/mfn.node: that file and nothing else;
+//   2. MFN_FORCE_BUILD=1: the local build, build/Release/mfn.node, and nothing else
+//      (the repository's own tests set it);
+//   3. the local build when the install script built it from source
+//      (build/mfn-install.json says so), then the prebuilt binary;
+//   4. otherwise the prebuilt binary, prebuilds/<platform>-<arch>/ (picked by
+//      node-gyp-build's rules), then the local build if there is one.
+// A candidate that fails to load is skipped; when none loads, the error says
+// what each attempt gave and lists the fixes that match those failures.
 //
 // Binding conventions: argument and state errors are thrown synchronously as
 // Errors with a `code` (MFN_*); asynchronous failures reject the same way.
 // Pixel data is read in place and must stay untouched until the call settles.
 
+import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The package root: one level above src/ (sources) or dist/ (compiled). */
@@ -88,23 +101,215 @@ export interface NativeBinding {
   readonly pluginDir: string;
 }
 
-function loadBinding(): NativeBinding {
-  const require = createRequire(import.meta.url);
-  const load = require("node-gyp-build") as (dir: string) => unknown;
+/** Where a candidate mfn.node comes from. */
+export type BinaryOrigin = "MFN_BINARY" | "MFN_FORCE_BUILD" | "source build" | "prebuilt" | "local build";
+
+export interface BinaryCandidate {
+  origin: BinaryOrigin;
+  path: string;
+}
+
+/** Written by scripts/install.mjs after it built the addon from source: that build is then preferred. */
+export const INSTALL_RECORD = join("build", "mfn-install.json");
+export const LOCAL_BUILD = join("build", "Release", "mfn.node");
+
+// node-gyp-build's own matching rules, which it exports next to load().
+interface Tuple { name: string; architectures: string[] }
+interface Tags { file: string }
+interface NodeGypBuild {
+  parseTuple(name: string): Tuple | undefined;
+  matchTuple(platform: string, arch: string): (tuple: Tuple | undefined) => boolean;
+  compareTuples(a: Tuple, b: Tuple): number;
+  parseTags(file: string): Tags | undefined;
+  matchTags(runtime: string, abi: string): (tags: Tags | undefined) => boolean;
+  compareTags(runtime: string): (a: Tags, b: Tags) => number;
+}
+
+const requireHere = createRequire(import.meta.url);
+
+function listDir(dir: string): string[] {
   try {
-    return load(packageRoot) as NativeBinding;
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    const fixes = [
-      `- build it from source: run "npm run build:native" in ${packageRoot} (needs cmake and a C++17 compiler)`,
-      `- or reinstall the package on ${process.platform}-${process.arch} so that its prebuilt binary is used`,
-    ];
-    if (/GLIBC_|GLIBCXX_/.test(reason)) {
-      fixes.unshift("- this binary needs a newer glibc/libstdc++ than this system has: build from source");
-    }
-    throw new Error(`Could not load the mfn native addon (${reason}).\nPossible fixes:\n${fixes.join("\n")}`,
-                    { cause: error });
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
+}
+
+/** The platform folders under prebuilds/, e.g. ["linux-x64"]. */
+export function shippedPlatforms(root: string = packageRoot): string[] {
+  return listDir(join(root, "prebuilds")).filter((name) => /^[a-z0-9]+-[a-z0-9+]+$/.test(name));
+}
+
+/**
+ * The prebuilt mfn.node node-gyp-build would pick for this process (platform,
+ * arch, libc, Node-API), or undefined. Unlike node-gyp-build itself, a local
+ * build never shadows it.
+ */
+export function resolvePrebuilt(root: string = packageRoot): string | undefined {
+  const gyp = requireHere("node-gyp-build") as NodeGypBuild;
+  const tuple = shippedPlatforms(root)
+    .map((name) => gyp.parseTuple(name))
+    .filter((t): t is Tuple => gyp.matchTuple(process.platform, process.arch)(t))
+    .sort(gyp.compareTuples)[0];
+  if (tuple === undefined) return undefined;
+  const dir = join(root, "prebuilds", tuple.name);
+  const winner = listDir(dir)
+    .map((file) => gyp.parseTags(file))
+    .filter((t): t is Tags => gyp.matchTags("node", process.versions.modules)(t))
+    .sort(gyp.compareTags("node"))[0];
+  return winner === undefined ? undefined : join(dir, winner.file);
+}
+
+function flagSet(value: string | undefined): boolean {
+  return value !== undefined && value !== "" && value !== "0" && value.toLowerCase() !== "false";
+}
+
+/** The mfn.node files to try, best first (see the top of this file). */
+export function binaryCandidates(root: string = packageRoot, env: NodeJS.ProcessEnv = process.env): BinaryCandidate[] {
+  const explicit = env["MFN_BINARY"];
+  if (explicit !== undefined && explicit !== "") return [{ origin: "MFN_BINARY", path: explicit }];
+  const local = join(root, LOCAL_BUILD);
+  if (flagSet(env["MFN_FORCE_BUILD"])) return [{ origin: "MFN_FORCE_BUILD", path: local }];
+
+  const candidates: BinaryCandidate[] = [];
+  const prebuilt = resolvePrebuilt(root);
+  const builtAtInstall = existsSync(join(root, INSTALL_RECORD));
+  if (builtAtInstall) candidates.push({ origin: "source build", path: local });
+  if (prebuilt !== undefined) candidates.push({ origin: "prebuilt", path: prebuilt });
+  if (!builtAtInstall && existsSync(local)) candidates.push({ origin: "local build", path: local });
+  return candidates;
+}
+
+export interface LoadFailure {
+  candidate: BinaryCandidate;
+  message: string;                         // "not found" when the file does not exist
+}
+
+export interface LoadContext {
+  root: string;
+  platform: string;                        // e.g. "linux-x64"
+  shipped: string[];                       // prebuilds/ folders
+  glibc: string | undefined;               // this system's glibc, undefined on musl or non-Linux
+  node: string;
+}
+
+export function loadContext(root: string = packageRoot): LoadContext {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return {
+    root,
+    platform: `${process.platform}-${process.arch}`,
+    shipped: shippedPlatforms(root),
+    glibc: process.platform === "linux" ? header?.glibcVersionRuntime : undefined,
+    node: process.versions.node,
+  };
+}
+
+const BUILD_FROM_SOURCE =
+  "build from source: `npm rebuild mfn --build-from-source` (needs CMake >= 3.18 and a C++17 compiler such as " +
+  "g++ >= 9; with nvcc on the PATH the CUDA plugin is built too)";
+
+/** The fixes that match one failed attempt. */
+function fixesFor({ candidate, message }: LoadFailure, context: LoadContext, where: string): string[] {
+  const fixes: string[] = [];
+  if (candidate.origin === "MFN_BINARY") {
+    fixes.push(message === "not found"
+      ? `MFN_BINARY is set to ${candidate.path}, which does not exist: point it at a built mfn.node, or unset it`
+      : `MFN_BINARY is set to ${candidate.path}, which does not load: unset it to use the package's own binary`);
+  }
+  if (candidate.origin === "MFN_FORCE_BUILD" && message === "not found") {
+    fixes.push(`MFN_FORCE_BUILD is set but there is no local build (${LOCAL_BUILD}): build it (\`npm run build:native\` ` +
+               "in a checkout, `npm rebuild mfn --build-from-source` in a project), or unset MFN_FORCE_BUILD to use " +
+               "the prebuilt binary");
+  }
+  const glibc = /GLIBC_(\d+\.\d+)/.exec(message);
+  const glibcxx = /(GLIBCXX_[\d.]+|CXXABI_[\d.]+)/.exec(message);
+  if (glibc !== null) {
+    fixes.push(`${where} needs glibc ${glibc[1]} or newer and this system has ${context.glibc ?? "an unknown libc"}: ` +
+               "use a newer distribution (glibc 2.34: Debian 12, Ubuntu 22.04, RHEL 9, Amazon Linux 2023 or later), " +
+               "or " + BUILD_FROM_SOURCE);
+  } else if (glibcxx !== null) {
+    fixes.push(`${where} needs a newer libstdc++ (${glibcxx[1]}) than this system has, so it was built on ` +
+               "another machine: rebuild it here with `npm rebuild mfn --build-from-source`");
+  }
+  if (/wrong ELF class|invalid ELF header|ELF file's machine|Exec format error|file too short/i.test(message)) {
+    fixes.push(`${where} was built for another platform or architecture (node_modules copied from another ` +
+               "machine?): reinstall the package on this machine (`rm -rf node_modules && npm install`)");
+  }
+  if (/undefined symbol: (napi|node_api)_/.test(message)) {
+    fixes.push(`Node.js ${context.node} lacks Node-API functions ${where} needs: use Node.js 20.9 or newer`);
+  }
+  return fixes;
+}
+
+/** The fixes when no prebuilt binary was even tried. */
+function missingPrebuiltFix(context: LoadContext): string {
+  if (context.platform.startsWith("linux-") && context.glibc === undefined && context.shipped.includes(context.platform)) {
+    return "the prebuilt binaries are for glibc systems and this one uses musl (Alpine?): " + BUILD_FROM_SOURCE;
+  }
+  if (context.shipped.length === 0) {
+    return "this copy of the package has no prebuilt binaries (a git checkout, or packed without " +
+           "`npm run build:prebuilds`): " + BUILD_FROM_SOURCE;
+  }
+  if (!context.shipped.includes(context.platform)) {
+    return `there is no prebuilt binary for ${context.platform} (only for ${context.shipped.join(", ")}): ` +
+           BUILD_FROM_SOURCE;
+  }
+  return `prebuilds/${context.platform} has no binary for this Node.js: ` + BUILD_FROM_SOURCE;
+}
+
+/**
+ * The error message when no candidate loaded: what each attempt gave, then the
+ * fixes that match those failures.
+ */
+export function loadFailureMessage(failures: LoadFailure[], context: LoadContext): string {
+  const where = (path: string) => (path.startsWith(context.root) ? relative(context.root, path) : path);
+  const fixes = new Set<string>();
+  for (const failure of failures) {
+    for (const fix of fixesFor(failure, context, where(failure.candidate.path))) fixes.add(fix);
+  }
+  const explicit = failures.some((f) => f.candidate.origin === "MFN_BINARY" || f.candidate.origin === "MFN_FORCE_BUILD");
+  if (!explicit && !failures.some((f) => f.candidate.origin === "prebuilt")) fixes.add(missingPrebuiltFix(context));
+  if (fixes.size === 0) {
+    fixes.add("reinstall the package on this machine: its install script checks the prebuilt binary, builds from " +
+              "source when it does not fit, and says why");
+    fixes.add(BUILD_FROM_SOURCE);
+  }
+
+  const tried = failures.length === 0
+    ? ["- nothing: no prebuilt binary matches and there is no local build"]
+    : failures.map(({ candidate, message }) => `- ${candidate.origin} ${where(candidate.path)}: ${message}`);
+  return [
+    `Could not load the mfn native addon for ${context.platform} (Node.js ${context.node}` +
+      `${context.glibc === undefined ? "" : `, glibc ${context.glibc}`}) from ${context.root}`,
+    "Tried:",
+    ...tried,
+    "Possible fixes:",
+    ...[...fixes].map((fix) => `- ${fix}`),
+  ].join("\n");
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!.trim();
+}
+
+/** Loads the first candidate that works; throws the error of loadFailureMessage otherwise. */
+export function loadBinding(root: string = packageRoot, env: NodeJS.ProcessEnv = process.env): NativeBinding {
+  const failures: LoadFailure[] = [];
+  const errors: unknown[] = [];
+  for (const candidate of binaryCandidates(root, env)) {
+    if (!existsSync(candidate.path)) {
+      failures.push({ candidate, message: "not found" });
+      continue;
+    }
+    try {
+      return requireHere(candidate.path) as NativeBinding;
+    } catch (error) {
+      failures.push({ candidate, message: firstLine(error) });
+      errors.push(error);
+    }
+  }
+  throw new Error(loadFailureMessage(failures, loadContext(root)),
+                  errors.length > 0 ? { cause: errors[errors.length - 1] } : undefined);
 }
 
 let loaded: NativeBinding | undefined;
