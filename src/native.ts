@@ -17,7 +17,7 @@
 // Errors with a `code` (MFN_*); asynchronous failures reject the same way.
 // Pixel data is read in place and must stay untouched until the call settles.
 
-import { existsSync, readdirSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -231,9 +231,12 @@ function fixesFor({ candidate, message }: LoadFailure, context: LoadContext, whe
     fixes.push(`${where} needs a newer libstdc++ (${glibcxx[1]}) than this system has, so it was built on ` +
                "another machine: rebuild it here with `npm rebuild mfn --build-from-source`");
   }
-  if (/wrong ELF class|invalid ELF header|ELF file's machine|Exec format error|file too short/i.test(message)) {
-    fixes.push(`${where} was built for another platform or architecture (node_modules copied from another ` +
-               "machine?): reinstall the package on this machine (`rm -rf node_modules && npm install`)");
+  if (/wrong ELF class|built for \w+, this process|Exec format error/i.test(message)) {
+    fixes.push(`${where} was built for another architecture (node_modules copied from another machine?): ` +
+               "reinstall the package on this machine (`rm -rf node_modules && npm install`)");
+  } else if (/invalid ELF header|file too short/i.test(message)) {
+    fixes.push(`${where} is not a Linux library or is damaged (copied from another operating system, or an ` +
+               "interrupted install?): reinstall the package on this machine (`rm -rf node_modules && npm install`)");
   }
   if (/undefined symbol: (napi|node_api)_/.test(message)) {
     fixes.push(`Node.js ${context.node} lacks Node-API functions ${where} needs: use Node.js 20.9 or newer`);
@@ -288,8 +291,34 @@ export function loadFailureMessage(failures: LoadFailure[], context: LoadContext
   ].join("\n");
 }
 
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!.trim();
+const ELF_MACHINES: Record<number, string> = {
+  0x03: "ia32", 0x08: "mips", 0x14: "ppc", 0x15: "ppc64", 0x16: "s390x", 0x28: "arm", 0x3e: "x64", 0xb7: "arm64",
+  0xf3: "riscv64", 0x102: "loong64",
+};
+
+/** The architecture an ELF file was built for, or undefined when it is not ELF. */
+function elfArchitecture(path: string): string | undefined {
+  const header = Buffer.alloc(20);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    if (readSync(fd, header, 0, 20, 0) < 20) return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (header.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  const machine = header[5] === 2 ? header.readUInt16BE(18) : header.readUInt16LE(18);
+  return ELF_MACHINES[machine] ?? `ELF machine ${machine}`;
+}
+
+/** The first line of a load error; glibc's message for another architecture ("cannot open") is made explicit. */
+function describeLoadError(path: string, error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).split("\n")[0]!.trim();
+  const arch = process.platform === "linux" ? elfArchitecture(path) : undefined;
+  return arch !== undefined && arch !== process.arch ? `${message} (built for ${arch}, this process is ${process.arch})`
+                                                      : message;
 }
 
 /** Loads the first candidate that works; throws the error of loadFailureMessage otherwise. */
@@ -304,7 +333,7 @@ export function loadBinding(root: string = packageRoot, env: NodeJS.ProcessEnv =
     try {
       return requireHere(candidate.path) as NativeBinding;
     } catch (error) {
-      failures.push({ candidate, message: firstLine(error) });
+      failures.push({ candidate, message: describeLoadError(candidate.path, error) });
       errors.push(error);
     }
   }
