@@ -123,9 +123,11 @@ describe("mfn-bench end to end", () => {
 
   it("runs exactly --iterations timed calls, without flip", () => {
     const json = join(tmp, "iterations.json");
-    const r = bench(["--batch", "3", "--concurrency", "1", "--flip", "off", "--warmup", "0", "--iterations", "4", "--json", json]);
+    const r = bench(["--batch", "3", "--concurrency", "1", "--flip", "off", "--warmup", "0", "--iterations", "4", "--max-delay-us", "0", "--json", json]);
     expect(r.code).toBe(0);
-    const [x] = JSON.parse(readFileSync(json, "utf8")).results as Result[];
+    const doc = JSON.parse(readFileSync(json, "utf8"));
+    expect(doc.settings).toMatchObject({ maxDelayUs: 0, flips: [false], measure: { unit: "calls", value: 4 } });
+    const [x] = doc.results as Result[];
     expect(x).toMatchObject({ engine: "mfn", flip: false, batch: 3, calls: 4, images: 12 });
     expect(x.passesPerSec).toBeCloseTo(x.imagesPerSec, 6);
   }, 120_000);
@@ -173,6 +175,7 @@ describe("mfn-bench bad options", () => {
     [["--duration", "1", "--iterations", "5"], /cannot be used with/],
     [["--warmup", "soon"], /--warmup.*seconds.*calls/],
     [["--backend", "tpu"], /auto, cpu or cuda/],
+    [["--max-delay-us", "-5"], /--max-delay-us.*integer from 0/],
     [["--input", join(tmpdir(), "no-such-folder-for-mfn-bench")], /--input: no such folder/],
   ];
   for (const [args, message] of cases) {

@@ -2,6 +2,7 @@
 // script, sends a RunSpec over IPC, and gets progress messages and one
 // result (or error) back. Runs on the child's only JavaScript thread; the
 // engine's (or onnxruntime's) threads do the work behind the promises.
+import { relative } from "node:path";
 import { performance } from "node:perf_hooks";
 import { loadPixels, type LoadedPixels } from "./pixels.js";
 import { createOrtDriver } from "./peers/ort.js";
@@ -23,7 +24,12 @@ async function createMfnDriver(spec: RunSpec, pixels: LoadedPixels): Promise<Dri
     flip: spec.flip,
     threads: spec.threads,
     model: spec.model,
+    ...(spec.maxDelayUs === null ? {} : { maxDelayUs: spec.maxDelayUs }),
   });
+  // Which mfn.node was measured (prebuilt or local build): already loaded
+  // by createEmbedder, this only reads where from.
+  const { nativeBinding, packageRoot } = await import("../native.js");
+  const addonDir = relative(packageRoot, nativeBinding().pluginDir) || ".";
   const images = pixels.images;
   const batchInputs = Array.from({ length: spec.batch }, (_, i) => images[i % images.length]);
   const dims = embedder.dimensions;
@@ -45,6 +51,7 @@ async function createMfnDriver(spec: RunSpec, pixels: LoadedPixels): Promise<Dri
   return {
     backend: embedder.backend,
     fallbackReason: embedder.fallbackReason ?? null,
+    addonDir,
     async call(slot) {
       if (spec.batch === 1) {
         check([await embedder.embed(images[(slot + next++) % images.length], { flip: spec.flip })]);
@@ -151,6 +158,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
       stagesMs,
       rssMb: process.memoryUsage().rss / (1024 * 1024),
       peerTuning: driver.peerTuning ?? null,
+      addonDir: driver.addonDir ?? null,
     };
   } finally {
     await driver.dispose();

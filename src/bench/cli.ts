@@ -58,7 +58,7 @@ function header(c: Context, configurations: number): string {
     `gpu      ${gpu}`,
     `model    ${shownPath(c.model)}: ${c.manifest.width}x${c.manifest.height} -> ${c.manifest.embeddingSize}-d`,
     `input    ${c.input}`,
-    `method   ${configurations} configuration${configurations === 1 ? "" : "s"}, each in a fresh process: warm-up ${budgetText(o.warmup)}, then ${budgetText(o.measure)} timed; ${o.threads} threads; flip ${o.flips.map((f) => (f ? "on" : "off")).join(" and ")}`,
+    `method   ${configurations} configuration${configurations === 1 ? "" : "s"}, each in a fresh process: warm-up ${budgetText(o.warmup)}, then ${budgetText(o.measure)} timed; ${o.threads} threads; flip ${o.flips.map((f) => (f ? "on" : "off")).join(" and ")}${o.maxDelayUs === undefined ? "" : `; maxDelayUs ${o.maxDelayUs}`}`,
   ];
   if (c.loadBefore[0] > 0.5 * m.cpu.cores) {
     lines.push(`warning  this machine is busy (load average ${c.loadBefore[0].toFixed(1)} on ${m.cpu.cores} cores): other processes share the cores, numbers will be low and noisy`);
@@ -83,11 +83,14 @@ function report(c: Context, results: (RunResult | RunFailure)[]) {
     loadAverage: { before: c.loadBefore, after: loadavg() },
     versions: c.versions,
     source: c.source,
+    // They choose which mfn.node loads (src/native.ts).
+    environment: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("MFN_"))),
     model: { path: shownPath(c.model), width: c.manifest.width, height: c.manifest.height, dimensions: c.manifest.embeddingSize },
     input: { kind: o.input === undefined ? "synthetic" : "folder", description: c.input },
     settings: {
       backends: o.backends, batches: o.batches, concurrencies: o.concurrencies, flips: o.flips,
       threads: o.threads, warmup: o.warmup, measure: o.measure, peers: o.peers,
+      maxDelayUs: o.maxDelayUs ?? "library default",
     },
     peer: o.peers
       ? {

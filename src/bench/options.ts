@@ -25,6 +25,7 @@ export interface BenchOptions {
   chart: string | undefined;
   model: string | undefined;  // undefined = the packaged model
   ortOpt: PeerLevel;
+  maxDelayUs: number | undefined;  // undefined = the library's default
   progress: boolean;
 }
 
@@ -104,6 +105,15 @@ function positiveInt(name: string) {
   };
 }
 
+function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value.trim()) || Number(value) > 10_000_000) {
+      throw new InvalidArgumentError(`${name} must be an integer from 0 to 10000000 (got "${value}").`);
+    }
+    return Number(value);
+  };
+}
+
 // "2" or "2s" = seconds, "500ms" = milliseconds, "20it" = 20 calls, "0" = none.
 export function parseBudget(value: string): Budget {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(s|ms|it)?\s*$/.exec(value);
@@ -152,6 +162,11 @@ export function buildProgram(): Command {
     )
     .addOption(new Option("--json <file>", "write every result, the machine, versions, commit and command line as JSON"))
     .addOption(new Option("--chart <file>", "write an SVG chart of images/s against batch size"))
+    .addOption(
+      new Option("--max-delay-us <us>", "mfn's batching queue: how long a call waits for others to share its batch (createEmbedder maxDelayUs)")
+        .argParser(nonNegativeInt("--max-delay-us"))
+        .default(undefined, "the library's default"),
+    )
     .addOption(new Option("--model <file>", "ONNX model (default: the packaged MobileFaceNet)"))
     .addOption(new Option("--no-progress", "no progress bar (it is off anyway when stderr is not a terminal)"))
     .addHelpText("after", GLOSSARY)
@@ -176,6 +191,7 @@ interface RawOptions {
   chart?: string;
   model?: string;
   ortOpt: PeerLevel;
+  maxDelayUs?: number;
   progress: boolean;
 }
 
@@ -211,6 +227,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | null {
     chart: raw.chart,
     model: raw.model,
     ortOpt: raw.ortOpt,
+    maxDelayUs: raw.maxDelayUs,
     progress: raw.progress,
   };
 }

@@ -19,6 +19,7 @@ export interface RunSpec {
   pixels: string;            // index file of the pixel set (pixels.ts)
   model: string;             // .onnx path
   peerLevel: PeerLevel;      // the peer's graph optimisation level
+  maxDelayUs: number | null; // mfn's batching delay; null = the library's default
 }
 
 export type PeerLevel = "auto" | "all" | "extended";
@@ -59,6 +60,7 @@ export interface RunResult {
   stagesMs: StageMedians | null;  // null for the peer (it reports none)
   rssMb: number;             // child's resident memory after the timed phase
   peerTuning: PeerTuning | null;  // null for mfn
+  addonDir: string | null;   // the folder of the mfn.node measured; null for the peer
 }
 
 // A configuration that could not run (no GPU, addon missing, crash).
@@ -81,6 +83,7 @@ export interface Driver {
   backend: string;
   fallbackReason: string | null;
   peerTuning?: PeerTuning;
+  addonDir?: string;
   // One call of `batch` images; slot = which in-flight call (varies the image).
   call(slot: number): Promise<void>;
   // Native stages of the call that just finished; null when there are none.

@@ -29,7 +29,7 @@ export function planRuns(options: BenchOptions, pixels: string, model: string): 
       const engines: { engine: EngineName; backend: RunSpec["backend"] }[] = options.backends.map((backend) => ({ engine: "mfn", backend }));
       if (options.peers) engines.push({ engine: "onnxruntime-node", backend: "cpu" });
       for (const e of engines) {
-        specs.push({ ...e, flip, ...shape, threads: options.threads, warmup: options.warmup, measure: options.measure, pixels, model, peerLevel: options.ortOpt });
+        specs.push({ ...e, flip, ...shape, threads: options.threads, warmup: options.warmup, measure: options.measure, pixels, model, peerLevel: options.ortOpt, maxDelayUs: options.maxDelayUs ?? null });
       }
     }
   }

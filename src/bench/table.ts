@@ -74,6 +74,8 @@ export function renderTable(rows: readonly Row[]): string {
     const reasons = [...new Set(fallbacks.map((r) => `${r.requestedBackend} -> ${r.backend}: ${r.fallbackReason}`))];
     lines.push("", ...reasons.map((reason) => `* fell back: ${reason}`));
   }
+  const addons = [...new Set(rows.flatMap((r) => (!isFailure(r) && r.addonDir !== null ? [r.addonDir] : [])))];
+  if (addons.length > 0) lines.push("", `mfn addon loaded from ${addons.join(" and ")}`);
   const tuned = rows.filter((r): r is RunResult => !isFailure(r) && r.peerTuning !== null);
   if (tuned.length > 0) {
     const chosen = [...new Set(tuned.map((r) => r.peerTuning!.graphOptimizationLevel))];
