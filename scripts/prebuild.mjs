@@ -8,7 +8,8 @@
 // an up-to-date prebuild takes seconds. Then it checks what it built and
 // refuses to ship a binary that fails a check:
 //   - no -march/-mtune=native; x86 ISA flags only on the *_avx2.cc / *_avx512.cc
-//     files (run-time dispatch picks them), so the addon runs on any x86-64;
+//     files (run-time dispatch picks them), which define no weak symbols the
+//     linker could share with other code, so the addon runs on any x86-64;
 //   - the plugin compiled for every architecture of cmake/cuda-archs.cmake;
 //   - only glibc's libraries and libgcc_s needed, glibc <= MAX_GLIBC, no GLIBCXX;
 //   - only the entry points exported.
@@ -101,11 +102,19 @@ const cudaArchs = [...readFileSync(join(root, "cmake", "cuda-archs.cmake"), "utf
   .matchAll(/^\s*(\d+)-(real|virtual)\b/gm)].map(([, arch, kind]) =>
   kind === "real" ? `arch=compute_${arch},code=[sm_${arch}]` : `arch=compute_${arch},code=[compute_${arch}]`);
 let cudaFiles = 0;
-for (const { file, command } of commands) {
+for (const { file, command, directory } of commands) {
   const name = relative(root, file);
   if (/-m(arch|tune|cpu)=native|-arch=native|-arch=all/.test(command)) fail(`${name} is compiled for the build machine: ${command}`);
   const isa = command.split(/\s+/).filter((flag) => isaFlag.test(flag));
   if (isa.length > 0 && !/_avx(2|512)\.cc$/.test(file)) fail(`${name} gets ISA flags ${isa.join(" ")} outside the dispatched files`);
+  if (isa.length > 0 && process.platform === "linux") {
+    // A weak (inline, template) definition compiled with ISA flags may be the
+    // copy the linker keeps for every caller, dispatched or not.
+    const object = join(directory, /\s-o\s+(\S+)/.exec(command)[1]);
+    const weak = execFileSync("nm", ["--defined-only", "-C", object], { encoding: "utf8" }).split("\n")
+      .filter((line) => / [Ww] /.test(line));   // weak code; weak data (V) holds no instructions
+    if (weak.length > 0) fail(`${name} defines weak symbols compiled with ${isa.join(" ")}: ${weak.slice(0, 3).join("; ")}`);
+  }
   if (file.endsWith(".cu")) {
     cudaFiles++;
     const missing = cudaArchs.filter((arch) => !command.includes(arch));
