@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// Soak: many single-image embed() calls from concurrent callers through one
+// embedder; RSS is sampled as it goes and its growth after the warm-up is the
+// figure (bar: < 30 MB over 100,000 embeds). CPU backend, 112x112 raw inputs.
+//
+//   node bench/serving/soak.mjs [--embeds 100000] [--warmup 5000] [--clients 64] [--flip off]
+//        [--json bench/results/serving-soak.json]
+import { createEmbedder } from "../../dist/index.js";
+import { closedLoop, noiseImage, parseFlags, provenance, writeResult } from "./common.mjs";
+
+const flags = parseFlags({ embeds: 100_000, warmup: 5_000, clients: 64, flip: "off", every: 5_000, json: "" });
+const mfn = await createEmbedder({ backend: "cpu", flip: flags.flip === "on" });
+const images = Array.from({ length: 256 }, (_, i) => noiseImage(i + 1));
+const mib = (bytes) => bytes / 2 ** 20;
+
+function sample(done, started) {
+  const m = process.memoryUsage();
+  return { embeds: done, seconds: (performance.now() - started) / 1000, rssMiB: mib(m.rss),
+           heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external) };
+}
+
+const started = performance.now();
+const warm = await closedLoop((i) => mfn.embed(images[i % images.length]), { clients: flags.clients, total: flags.warmup });
+const samples = [sample(0, started)];
+console.log(`warm-up: ${flags.warmup} embeds in ${warm.seconds.toFixed(1)} s, RSS ${samples[0].rssMiB.toFixed(1)} MiB`);
+
+let done = 0;
+const errors = {};
+let seconds = 0;
+while (done < flags.embeds) {
+  const chunk = Math.min(flags.every, flags.embeds - done);
+  const result = await closedLoop((i) => mfn.embed(images[i % images.length]), { clients: flags.clients, total: chunk });
+  for (const [code, count] of Object.entries(result.errors)) errors[code] = (errors[code] ?? 0) + count;
+  seconds += result.seconds;
+  done += chunk;
+  samples.push(sample(done, started));
+  const last = samples.at(-1);
+  console.log(`${done} embeds, ${(done / seconds).toFixed(0)} images/s, RSS ${last.rssMiB.toFixed(1)} MiB ` +
+              `(+${(last.rssMiB - samples[0].rssMiB).toFixed(1)}), heap ${last.heapUsedMiB.toFixed(1)} MiB`);
+}
+await mfn.dispose();
+
+const growth = samples.at(-1).rssMiB - samples[0].rssMiB;
+const peakGrowth = Math.max(...samples.map((s) => s.rssMiB)) - samples[0].rssMiB;
+const record = {
+  tool: "bench/serving/soak.mjs",
+  ...provenance(),
+  settings: { embeds: flags.embeds, warmup: flags.warmup, clients: flags.clients, flip: flags.flip === "on",
+              inputs: "112x112 raw RGB" },
+  imagesPerSecond: done / seconds,
+  errors,
+  rssGrowthMiB: growth,
+  rssPeakGrowthMiB: peakGrowth,
+  samples,
+};
+console.log(`RSS growth after warm-up: ${growth.toFixed(1)} MiB (peak +${peakGrowth.toFixed(1)} MiB; bar < 30 MB)`);
+if (flags.json) console.log(`wrote ${writeResult(flags.json, record)}`);
