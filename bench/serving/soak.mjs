@@ -32,8 +32,10 @@ function sample(done, started) {
   gc();
   const collected = process.memoryUsage();
   return { embeds: done, seconds: (performance.now() - started) / 1000, rssMiB: mib(found.rss),
-           rssAfterGcMiB: mib(collected.rss), heapUsedAfterGcMiB: mib(collected.heapUsed),
-           externalAfterGcMiB: mib(collected.external) };
+           rssAfterGcMiB: mib(collected.rss), heapTotalAfterGcMiB: mib(collected.heapTotal),
+           heapUsedAfterGcMiB: mib(collected.heapUsed), externalAfterGcMiB: mib(collected.external),
+           // Everything outside V8's own heap: native allocations, thread stacks, code.
+           rssOutsideHeapMiB: mib(collected.rss - collected.heapTotal) };
 }
 
 const started = performance.now();
@@ -55,11 +57,16 @@ while (done < flags.embeds) {
   const last = samples.at(-1);
   console.log(`${done} embeds, ${(done / seconds).toFixed(0)} images/s, RSS ${last.rssMiB.toFixed(1)} MiB, ` +
               `after GC ${last.rssAfterGcMiB.toFixed(1)} MiB (${signed(last.rssAfterGcMiB - samples[0].rssAfterGcMiB)}), ` +
-              `heap ${last.heapUsedAfterGcMiB.toFixed(1)} MiB`);
+              `heap ${last.heapUsedAfterGcMiB.toFixed(1)} used of ${last.heapTotalAfterGcMiB.toFixed(1)} MiB, ` +
+              `outside the heap ${last.rssOutsideHeapMiB.toFixed(1)} MiB`);
 }
 await mfn.dispose();
 
 const growth = samples.at(-1).rssAfterGcMiB - samples[0].rssAfterGcMiB;
+// How much of it is V8 keeping a larger heap (capacity, not live objects), and how much is the rest.
+const heapCapacityGrowth = samples.at(-1).heapTotalAfterGcMiB - samples[0].heapTotalAfterGcMiB;
+const heapUsedGrowth = samples.at(-1).heapUsedAfterGcMiB - samples[0].heapUsedAfterGcMiB;
+const outsideHeapGrowth = samples.at(-1).rssOutsideHeapMiB - samples[0].rssOutsideHeapMiB;
 const rawGrowth = samples.at(-1).rssMiB - samples[0].rssMiB;
 const peakGrowth = Math.max(...samples.map((s) => s.rssMiB)) - samples[0].rssAfterGcMiB;
 const record = {
@@ -70,10 +77,15 @@ const record = {
   imagesPerSecond: done / seconds,
   errors,
   rssGrowthAfterGcMiB: growth,
+  heapCapacityGrowthMiB: heapCapacityGrowth,
+  heapUsedGrowthMiB: heapUsedGrowth,
+  outsideHeapGrowthMiB: outsideHeapGrowth,
   rssGrowthAsFoundMiB: rawGrowth,
   rssPeakAboveWarmMiB: peakGrowth,
   samples,
 };
 console.log(`RSS growth after warm-up: ${signed(growth)} MiB after GC (bar < 30 MB); as found ${signed(rawGrowth)} MiB, ` +
             `peak ${signed(peakGrowth)} MiB above the warm RSS after GC`);
+console.log(`  of which V8 heap capacity ${signed(heapCapacityGrowth)} MiB (live objects ${signed(heapUsedGrowth)} MiB), ` +
+            `outside the V8 heap ${signed(outsideHeapGrowth)} MiB`);
 if (flags.json) console.log(`wrote ${writeResult(flags.json, record)}`);
