@@ -2,6 +2,7 @@
 // script, sends a RunSpec over IPC, and gets progress messages and one
 // result (or error) back. Runs on the child's only JavaScript thread; the
 // engine's (or onnxruntime's) threads do the work behind the promises.
+import { loadavg } from "node:os";
 import { relative } from "node:path";
 import { performance } from "node:perf_hooks";
 import { loadPixels, type LoadedPixels } from "./pixels.js";
@@ -70,6 +71,7 @@ async function createMfnDriver(spec: RunSpec, pixels: LoadedPixels): Promise<Dri
 interface PhaseSamples {
   calls: number;
   seconds: number;
+  cores: number;  // CPU time of this process (all its threads) / wall time
   latencies: number[];
   stages: NativeStages[];
 }
@@ -78,7 +80,8 @@ interface PhaseSamples {
 // starts only while time (or calls) remain, so the phase ends when the last
 // started call resolves.
 async function runPhase(driver: Driver, concurrency: number, budget: Budget, record: boolean, progress: (f: number) => void): Promise<PhaseSamples> {
-  const out: PhaseSamples = { calls: 0, seconds: 0, latencies: [], stages: [] };
+  const out: PhaseSamples = { calls: 0, seconds: 0, cores: 0, latencies: [], stages: [] };
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
   const deadline = start + (budget.unit === "seconds" ? budget.value * 1000 : 0);
   const more = () => (budget.unit === "calls" ? out.calls < budget.value : performance.now() < deadline);
@@ -102,6 +105,8 @@ async function runPhase(driver: Driver, concurrency: number, budget: Budget, rec
   };
   await Promise.all(Array.from({ length: concurrency }, (_, slot) => worker(slot)));
   out.seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  out.cores = (cpu.user + cpu.system) / 1e6 / out.seconds;
   return out;
 }
 
@@ -151,6 +156,8 @@ async function run(spec: RunSpec): Promise<RunResult> {
       calls: timed.calls,
       images,
       seconds: timed.seconds,
+      cpuCores: timed.cores,
+      loadAverage: loadavg()[0],
       imagesPerSec,
       embeddingsPerSec: imagesPerSec,
       passesPerSec: imagesPerSec * (spec.flip ? 2 : 1),

@@ -108,6 +108,8 @@ function report(c: Context, results: (RunResult | RunFailure)[]) {
       passesPerSec: "network forward passes per second (2 per image with flip)",
       latencyMs: "per call (embed() for batch 1, embedBatch() otherwise), nearest-rank percentiles",
       stagesMs: "native stages per call from lastTimings(), medians; jsRoundTrip = latency - stages (with concurrency > 1 it includes queueing)",
+      cpuCores: "CPU time of the benchmark process (all threads) / wall time of the timed phase",
+      loadAverage: "1-minute load average at the end of the configuration's timed phase",
     },
     results,
   };

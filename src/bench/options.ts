@@ -62,6 +62,9 @@ Glossary (every figure in the table and the JSON):
               resolution. With --concurrency > 1 it also holds the wait in
               the batching queue, and the stages are those of the batch that
               ran last (it may hold several calls).
+  cores       CPU time of the benchmark process (all its threads) / wall time
+              of the timed phase: about --threads when the cores are ours,
+              less when other processes take them or threads wait.
   vs ort      mfn's img/s divided by onnxruntime-node's in the same
               configuration (with --peers).
   The stages come from embedder.lastTimings(). onnxruntime-node reports no

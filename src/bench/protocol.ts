@@ -53,6 +53,8 @@ export interface RunResult {
   calls: number;             // timed calls
   images: number;            // images embedded in the timed phase
   seconds: number;           // wall time of the timed phase
+  cpuCores: number;          // the process's CPU time / wall time in the timed phase
+  loadAverage: number;       // 1-minute load average at the end of the timed phase
   imagesPerSec: number;
   embeddingsPerSec: number;  // = imagesPerSec: one embedding per image
   passesPerSec: number;      // network forward passes: x2 with flip

@@ -27,7 +27,7 @@ export function peerOf(r: RunResult, all: readonly Row[]): RunResult | undefined
 
 export function renderTable(rows: readonly Row[]): string {
   const hasPeers = rows.some((r) => r.engine !== "mfn");
-  const head = ["engine", "backend", "flip", "batch", "conc", "calls", "img/s", "passes/s", "p50", "p90", "p99", "pre", "h2d", "compute", "d2h", "js"];
+  const head = ["engine", "backend", "flip", "batch", "conc", "calls", "img/s", "passes/s", "p50", "p90", "p99", "pre", "h2d", "compute", "d2h", "js", "cores"];
   if (hasPeers) head.push("vs ort");
   const body: string[][] = [];
   const failures: { error: string; where: string[] }[] = [];
@@ -57,6 +57,7 @@ export function renderTable(rows: readonly Row[]): string {
       fmt(s?.compute),
       fmt(s?.deviceToHost),
       fmt(s?.jsRoundTrip),
+      r.cpuCores.toFixed(2),
     ];
     if (hasPeers) {
       const peer = r.engine === "mfn" ? peerOf(r, rows) : undefined;
@@ -95,5 +96,5 @@ export const TABLE_LEGEND = [
   "img/s = embeddings/s (one per image); passes/s = network forward passes (2 per image with flip).",
   "p50/p90/p99: latency per call, ms. pre/h2d/compute/d2h: native stages per call, ms (median);",
   "js = call latency - native stages (with conc > 1 it includes the wait in the batching queue).",
-  "conc = single-image embed() calls in flight. Glossary: mfn-bench --help.",
+  "cores = CPU time of the process / wall time. conc = single-image embed() calls in flight. Glossary: mfn-bench --help.",
 ];
