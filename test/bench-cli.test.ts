@@ -46,6 +46,7 @@ interface Result {
   calls: number;
   images: number;
   seconds: number;
+  cpuCores: number;
   imagesPerSec: number;
   embeddingsPerSec: number;
   passesPerSec: number;
@@ -92,6 +93,7 @@ describe("mfn-bench end to end", () => {
       expect(x.imagesPerSec).toBeCloseTo(x.images / x.seconds, 6);
       expect(x.embeddingsPerSec).toBe(x.imagesPerSec);
       expect(x.passesPerSec).toBeCloseTo(2 * x.imagesPerSec, 6);
+      expect(x.cpuCores).toBeGreaterThan(0);
       const l = x.latencyMs;
       expect(l.min).toBeGreaterThan(0);
       expect(l.min).toBeLessThanOrEqual(l.p50);
