@@ -26,9 +26,15 @@ std::string addon_directory() {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
-// Batching defaults, chosen by measurement (bench/serving/tune.mjs, see
-// bench/results/serving-tune.md).
-constexpr int32_t kDefaultMaxDelayUs = 2000;
+// Batching defaults, chosen by measurement on the CPU backend
+// (bench/serving/tune.mjs, bench/results/serving-tune.md): the throughput of
+// bursts and of 8 or 64 steady callers does not depend on the delay (0 to
+// 5000 us), while a lone call waits about the whole delay; 250 us still
+// gathers calls made within the same moment. Under overload, accepted
+// throughput is the same for any queue of at least one batch and the wait
+// grows with the queue; four batches absorb a burst of four full batches
+// before MFN_QUEUE_FULL.
+constexpr int32_t kDefaultMaxDelayUs = 250;
 constexpr int32_t kDefaultMaxQueuePerBatch = 4;  // maxQueue = 4 * maxBatch images
 
 // An optional integer option: absent (undefined) gives `fallback`.

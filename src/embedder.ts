@@ -27,8 +27,9 @@ export interface EmbedderOptions {
   maxBatch?: number;
   /**
    * How long, in microseconds, a call waits for other calls to share its
-   * batch before it runs with whatever is waiting (default 2000). Concurrent
-   * calls are coalesced into batches of up to maxBatch images.
+   * batch before it runs with whatever is waiting (default 250). Concurrent
+   * calls are coalesced into batches of up to maxBatch images; calls that
+   * arrive while a batch runs form the next one whatever this delay.
    */
   maxDelayUs?: number;
   /**

@@ -409,7 +409,7 @@ describe("bars (CPU backend)", () => {
       delays.push(histogram.percentile(99) / 1e6);
     };
     // Interleaved, alternating which goes first; medians over the repetitions.
-    for (let r = 0; r < 5; r++) {
+    for (let r = 0; r < 7; r++) {
       if (r % 2 === 0) {
         await timeBatch();
         await timeConcurrent();

@@ -58,18 +58,18 @@ function medianRow(samples) {
   return row;
 }
 
+// One engine at a time (an idle engine's threads would compete with the one
+// measured), created afresh for each configuration in each round.
 async function sweep(configs, options, measure) {
-  const engines = [];
-  for (const config of configs) {
-    const mfn = await createEmbedder({ backend: "cpu", flip: false, ...options(config) });
-    await mfn.embedBatch(images.slice(0, 64));
-    engines.push(mfn);
-  }
   const samples = configs.map(() => []);
   for (let round = 0; round < flags.rounds; round++) {
-    for (const [k, mfn] of engines.entries()) samples[k].push(await measure(mfn));
+    for (const [k, config] of configs.entries()) {
+      const mfn = await createEmbedder({ backend: "cpu", flip: false, ...options(config) });
+      await mfn.embedBatch(images.slice(0, 64));
+      samples[k].push(await measure(mfn));
+      await mfn.dispose();
+    }
   }
-  for (const mfn of engines) await mfn.dispose();
   return configs.map((config, k) => ({ config, ...medianRow(samples[k]) }));
 }
 
