@@ -29,6 +29,11 @@ struct BatchQueue::Sink {
   // under it before releasing the function) can never release it between
   // the check and the call.
   void finish(EmbedCall* call, mfn::Status status) {
+    // Not yet run when the engine was disposed (stop()): say so in the
+    // words of the public API rather than the batcher's.
+    if (status.code() == mfn::Code::disposed) {
+      status = mfn::Status(mfn::Code::disposed, "This embedder was disposed before the call ran");
+    }
     call->status = std::move(status);
     std::lock_guard<std::mutex> lock(mu);
     ready.push_back(call);
@@ -138,6 +143,10 @@ mfn::BatcherStats BatchQueue::stats() const {
 }
 
 size_t BatchQueue::queued_images() const { return batcher_ ? batcher_->queued_images() : 0; }
+
+void BatchQueue::stop() {
+  if (batcher_) batcher_->close();
+}
 
 std::unique_ptr<mfn::Batcher> BatchQueue::close() {
   if (sink_ == nullptr) return std::move(batcher_);

@@ -57,7 +57,8 @@ struct EmbedCall {
 class BatchQueue {
  public:
   // Called after each group of settled calls with how many are still
-  // pending, so that the owner can finish a dispose() that waits for them.
+  // pending, so that the owner can finish a dispose() once the batch in
+  // flight and the disposed calls have been settled.
   using OnSettled = std::function<void(Napi::Env env, size_t pending)>;
 
   // Takes a running batcher and creates the thread-safe function (unref'd).
@@ -77,6 +78,11 @@ class BatchQueue {
   size_t pending() const { return pending_; }
   mfn::BatcherStats stats() const;
   size_t queued_images() const;
+
+  // dispose(): refuses every later submit and has the batcher's worker
+  // complete each call not yet in a batch with MFN_DISPOSED (delivered like
+  // any completion); the batch in flight finishes normally. Never waits.
+  void stop();
 
   // With nothing pending: stops delivering completions, releases the
   // thread-safe function and returns the batcher, idle, for the owner to

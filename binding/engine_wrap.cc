@@ -172,8 +172,10 @@ Napi::Value EngineWrap::batch_stats(const Napi::CallbackInfo& info) {
 }
 
 // Idempotent: every call returns the same promise, which resolves once the
-// engine has been destroyed. Calls already accepted finish normally; every
-// later call throws MFN_DISPOSED.
+// engine has been destroyed. Never blocks: the batch already running
+// finishes and its calls resolve; calls still queued reject with
+// MFN_DISPOSED (completed by the batcher's worker thread); every later call
+// throws MFN_DISPOSED.
 Napi::Value EngineWrap::dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (dispose_promise_.IsEmpty()) {
@@ -182,6 +184,7 @@ Napi::Value EngineWrap::dispose(const Napi::CallbackInfo& info) {
     disposed_ = true;
     if (queue_) {
       dispose_waiters_.push_back(deferred);
+      queue_->stop();
       destroy_if_idle(env);
     } else {
       deferred.Resolve(env.Undefined());

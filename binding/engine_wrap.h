@@ -6,9 +6,11 @@
 // batcher's run function and with the pool work that destroys it, so
 // dispose() returns at once and the engine goes when the last user lets go.
 //
-// Lifecycle: dispose() refuses new calls (MFN_DISPOSED) and lets every call
-// already accepted finish; then the queue closes and the engine is destroyed
-// off the JavaScript thread. Environment teardown (a per-engine cleanup hook,
+// Lifecycle: dispose() refuses new calls (MFN_DISPOSED) and stops the
+// batcher without waiting for it: the batch in flight finishes and its calls
+// resolve, every call still queued rejects with MFN_DISPOSED. Once all of
+// them are settled the queue closes and the engine is destroyed off the
+// JavaScript thread. Environment teardown (a per-engine cleanup hook,
 // registered after the queue's thread-safe function so that it runs before
 // node frees that function) stops the worker thread instead: the batch in
 // flight finishes, queued calls are dropped.
@@ -71,7 +73,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value disposed(const Napi::CallbackInfo& info);
 
   void throw_if_disposed(Napi::Env env) const;
-  // Once disposed and idle: closes the queue and destroys the engine and
+  // Once disposed and every call settled: closes the queue and destroys the engine and
   // the batcher on libuv's pool, then resolves the dispose() promise.
   void destroy_if_idle(Napi::Env env);
   // Stops the worker thread and lets go of everything without calling into

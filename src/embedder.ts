@@ -105,8 +105,12 @@ export interface Embedder {
   preprocess(input: ImageInput, options?: PreprocessOptions): Promise<Float32Array>;
   lastTimings(): StageTimings;
   /**
-   * Calls made before dispose() finish (queued ones included); later calls
-   * reject with MFN_DISPOSED. Resolves once the engine is gone. Idempotent.
+   * Stops the embedder at once, without waiting for pending calls: calls
+   * whose batch is already running finish and resolve; calls still waiting
+   * in the batching queue (or still decoding their images) reject with
+   * MFN_DISPOSED, as does every later call. Resolves once the engine is
+   * gone (after the running batch). Idempotent. To drain instead, await
+   * your calls before calling dispose().
    */
   dispose(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -206,9 +210,10 @@ class EmbedderImpl implements Embedder {
   readonly flip: boolean;
   readonly #native: NativeEngine;
   readonly #inputValues: number;
+  // Set by dispose(): new public calls reject at once. Calls already
+  // started that reach the native engine afterwards (their images were
+  // still decoding) get MFN_DISPOSED from it.
   #disposed = false;
-  #disposal: Promise<void> | undefined;
-  readonly #pending = new Set<Promise<unknown>>();  // public calls not yet settled
 
   constructor(native: NativeEngine, flip: boolean) {
     this.#native = native;
@@ -243,28 +248,20 @@ class EmbedderImpl implements Embedder {
 
   dispose(): Promise<void> {
     this.#disposed = true;
-    this.#disposal ??= Promise.allSettled([...this.#pending]).then(() => this.#native.dispose());
-    return this.#disposal;
+    // The native dispose is idempotent and returns the same promise each time.
+    return this.#native.dispose();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
   }
 
-  /**
-   * Runs one public call: rejects at once after dispose(), rethrows failures
-   * with the caller's stack, and counts the call as pending so that
-   * dispose() lets it finish.
-   */
+  /** Runs one public call: rejects at once after dispose(), rethrows failures with the caller's stack. */
   #call<T>(site: { stack?: string }, run: () => Promise<T>): Promise<T> {
     if (this.#disposed) return Promise.reject(atCallSite(disposedError(), site));
-    const call = run().catch((error: unknown) => {
+    return run().catch((error: unknown) => {
       throw atCallSite(error, site);
     });
-    this.#pending.add(call);
-    const forget = () => this.#pending.delete(call);
-    call.then(forget, forget);
-    return call;
   }
 
   async #embed(input: unknown, options: unknown): Promise<Float32Array> {

@@ -274,28 +274,55 @@ describe("backpressure and cancellation", () => {
 });
 
 describe("lifecycle", () => {
-  it("dispose(): calls made before it finish, later ones reject with MFN_DISPOSED", async () => {
-    const mfn = await createEmbedder({ backend: "cpu", flip: false });
+  it("dispose(): the running batch finishes, queued calls reject with MFN_DISPOSED", async () => {
+    const mfn = await createEmbedder({ backend: "cpu", flip: false, maxBatch: 4, maxDelayUs: 1_000_000, maxQueue: 64 });
     const image = noiseImage(112, 112, 3, 10);
-    const queued = Array.from({ length: 100 }, () => mfn.embed(image));
+    const calls = Array.from({ length: 48 }, () => mfn.embed(image));
+    // The first batch has run (and the worker has gone on to the next full
+    // one) before dispose() cuts the queue short.
+    const first = await calls[0]!;
     const disposed = mfn.dispose();
     expect(await codeOf(mfn.embed(image))).toBe("MFN_DISPOSED");
-    const results = await Promise.all(queued);
+    const settled = await Promise.allSettled(calls);
     await disposed;
-    for (const row of results) expectSameBits(row, results[0]!);
+
+    const resolved = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const rejected = settled.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+    // First come, first served: the calls that ran are a prefix, in whole batches.
+    expect(settled.slice(0, resolved.length).every((r) => r.status === "fulfilled")).toBe(true);
+    expect(resolved.length).toBeGreaterThanOrEqual(4);
+    expect(resolved.length % 4).toBe(0);
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(Math.hypot(...first)).toBeCloseTo(1, 5);
+    for (const row of resolved) {
+      expect(row.length).toBe(512);
+      expectSameBits(row, first);
+    }
+    for (const error of rejected) {
+      expect(error).toBeInstanceOf(MfnError);
+      expect((error as MfnError).code).toBe("MFN_DISPOSED");
+    }
+    expect(await codeOf(mfn.embed(image))).toBe("MFN_DISPOSED");
+    expect(await codeOf(mfn.embedBatch([image]))).toBe("MFN_DISPOSED");
+    expect(await codeOf(mfn.verify(image, image))).toBe("MFN_DISPOSED");
+    expect(await codeOf(mfn.preprocess(image))).toBe("MFN_DISPOSED");
+    expect(() => mfn.lastTimings()).toThrow(expect.objectContaining({ code: "MFN_DISPOSED" }));
+    await mfn.dispose(); // idempotent
   });
 
-  it("native dispose() waits for accepted calls, then refuses new ones", async () => {
+  it("native dispose() does not wait: queued calls reject with MFN_DISPOSED, new ones throw", async () => {
     const engine = await nativeEngine({ maxDelayUs: 100_000 });
     const image = nativeImage(noiseImage(112, 112, 3, 11));
     const out = new Float32Array(512);
+    // Waits up to 100 ms for company: still queued when dispose() runs.
     const queued = engine.embed([image], false, out);
     const disposed = engine.dispose();
     expect(engine.disposed).toBe(true);
+    expect(engine.dispose()).toBe(disposed);
     expect(() => engine.embed([image], false, out)).toThrow(expect.objectContaining({ code: "MFN_DISPOSED" }));
-    await queued;
+    await expect(queued).rejects.toMatchObject({ code: "MFN_DISPOSED" });
     await disposed;
-    expect(Math.hypot(...out)).toBeCloseTo(1, 5);
+    expect(out.every((x) => x === 0)).toBe(true);  // never run
   });
 
   it("keeps the process alive while a call is pending, and no longer", () => {

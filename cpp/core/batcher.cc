@@ -150,13 +150,18 @@ Status Batcher::submit(BatchRequest&& request) {
   return Status::ok();
 }
 
-void Batcher::shutdown() {
+void Batcher::close() {
   State& s = *state_;
   {
     std::lock_guard<std::mutex> lock(s.mu);
     s.stopping = true;
   }
   s.wake.notify_all();
+}
+
+void Batcher::shutdown() {
+  close();
+  State& s = *state_;
   if (std::this_thread::get_id() == s.worker_id) return;
   std::lock_guard<std::mutex> join_lock(s.join_mu);
   if (s.worker.joinable()) s.worker.join();

@@ -96,6 +96,13 @@ class Batcher {
   // returns.
   void shutdown();
 
+  // Any thread; idempotent; never waits. Marks the batcher shut like
+  // shutdown() (submit() answers disposed from now on), but leaves the rest
+  // to the worker: it finishes the batch in flight, then completes every
+  // request not yet run with Code::disposed and exits. For owners that must
+  // not block (a JavaScript thread); the destructor joins the worker later.
+  void close();
+
   BatcherStats stats() const;
   size_t queued_images() const;  // images waiting, not yet in a batch
   const BatcherOptions& options() const;

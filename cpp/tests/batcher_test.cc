@@ -460,6 +460,34 @@ void test_shutdown_with_pending() {
   CHECK(late.call_count() == 0);
 }
 
+// close() returns while a batch is still running; the worker then finishes
+// that batch and disposes of the rest by itself.
+void test_close_does_not_wait() {
+  FakeRun run;
+  auto batcher = make_batcher(&run, 4, 0);
+  auto in_flight = occupy_worker(batcher.get(), &run, 1);
+  Job pending1(10, 2, false), pending2(20, 9, true);
+  CHECK(batcher->submit(pending1.request()).is_ok());
+  CHECK(batcher->submit(pending2.request()).is_ok());
+
+  batcher->close();  // the worker is held inside run: must return anyway
+  Job late(50, 1, false);
+  CHECK(batcher->submit(late.request()).code() == Code::disposed);
+  CHECK(in_flight->call_count() == 0);
+  CHECK(pending1.call_count() == 0 && pending2.call_count() == 0);
+
+  run.open();
+  CHECK(in_flight->wait() && pending1.wait() && pending2.wait());
+  CHECK(in_flight->code() == Code::ok && in_flight->rows_correct());
+  CHECK(pending1.code() == Code::disposed);
+  CHECK(pending2.code() == Code::disposed);
+  CHECK(run.entered == 1);
+  batcher->close();  // idempotent
+  batcher.reset();   // joins the worker, which has exited or is exiting
+  CHECK(late.call_count() == 0);
+  CHECK(in_flight->call_count() == 1 && pending1.call_count() == 1 && pending2.call_count() == 1);
+}
+
 void test_split_in_order() {
   FakeRun run;
   auto batcher = make_batcher(&run, 4, 0);
@@ -619,6 +647,7 @@ int main() {
   test_queue_full();
   test_cancellation();
   test_shutdown_with_pending();
+  test_close_does_not_wait();
   test_split_in_order();
   test_flip_groups();
   test_run_failure();

@@ -293,6 +293,8 @@ export async function startServer(config = configFromEnv()) {
   const close = () => {
     closing ??= (async () => {
       shuttingDown = true;
+      // dispose() does not drain (calls still queued would reject with
+      // MFN_DISPOSED), so wait for the requests in flight here first.
       if (inFlight > 0) await new Promise((resolve) => { drained = resolve; });
       await new Promise((resolve) => server.close(resolve));
       await embedder.dispose();
