@@ -5,6 +5,10 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Native addons crash vitest's threads pool: every test file gets its own process.
     pool: "forks",
+    // One file at a time: the serving suite asserts throughput and event-loop
+    // delay, and the package suite compiles; on a 2-core machine running them
+    // beside each other measures the neighbours, not mfn.
+    fileParallelism: false,
     // The suites test the local build (build/Release), never a prebuilt binary in prebuilds/.
     env: { MFN_FORCE_BUILD: "1" },
     // Model loading and whole-network CPU runs on small CI machines.
