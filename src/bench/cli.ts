@@ -66,7 +66,7 @@ function header(c: Context, configurations: number): string {
   if (o.peers) {
     lines.push(`peer     ort = onnxruntime-node ${c.versions.onnxruntimeNode}, CPU provider, intra-op ${o.threads} threads, inter-op 1: fed preprocessed`,
       `         float tensors prepared before timing (no preprocessing in its time); with flip it runs 2 x batch;`,
-      `         graph optimisation ${o.ortOpt === "auto" ? "level: the faster of all and extended here (auto)" : o.ortOpt}`);
+      `         denormals flushed to zero; graph optimisation ${o.ortOpt === "auto" ? "level: the faster of all and extended here (auto)" : o.ortOpt}`);
   }
   return lines.join("\n");
 }
@@ -99,6 +99,7 @@ function report(c: Context, results: (RunResult | RunFailure)[]) {
         executionProvider: "cpu",
         intraOpNumThreads: o.threads,
         interOpNumThreads: 1,
+        setDenormalAsZero: true,
         graphOptimizationLevel: o.ortOpt === "auto" ? "auto: the faster of all and extended on one image, per configuration (results[].peerTuning)" : o.ortOpt,
         input: "preprocessed float tensors (NCHW, normalised; with flip the mirrored copies too, 2 x batch rows), prepared before timing",
       }

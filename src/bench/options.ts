@@ -39,8 +39,9 @@ What it does:
   runs in a fresh Node process: load the model, warm up, then timed calls.
   With --peers, onnxruntime-node runs the same model in its own process with
   the same threads (intraOpNumThreads = --threads, interOpNumThreads = 1)
-  and the same batch, at ORT's faster graph optimisation level on this
-  machine (--ort-opt auto; its choice and timings are in the JSON).
+  and the same batch, with denormals flushed to zero (set_denormal_as_zero)
+  and at ORT's faster graph optimisation level on this machine (--ort-opt
+  auto; its choice and timings are in the JSON).
 
 Glossary (every figure in the table and the JSON):
   img/s       images embedded per second = embeddings/s (one embedding per
