@@ -157,7 +157,7 @@ export function buildProgram(): Command {
     .addOption(new Option("--warmup <budget>", 'warm-up per configuration: seconds ("1", "1s", "500ms") or calls ("20it")').argParser(parseBudget).default({ unit: "seconds", value: 1 }, "1s"))
     .addOption(new Option("--duration <seconds>", "timed phase per configuration, in seconds (default: 3)").argParser(positiveNumber("--duration")).conflicts("iterations"))
     .addOption(new Option("--iterations <n>", "timed phase per configuration, in calls").argParser(positiveInt("--iterations")))
-    .addOption(new Option("--input <dir>", "folder of face images (JPEG/PNG/WebP), decoded once up front to raw pixels; default: synthetic pixels"))
+    .addOption(new Option("--input <dir>", "folder of face images (JPEG/PNG/WebP, searched recursively, the first 64 in path order), decoded once up front to raw pixels; default: synthetic pixels"))
     .addOption(new Option("--peers", "also run onnxruntime-node (CPU) on the same model, threads and batch"))
     .addOption(
       new Option("--ort-opt <level>", "the peer's graph optimisation level: all (ORT's default), extended (no NCHWc layout transform), or auto: the faster of the two on this machine")
@@ -167,9 +167,8 @@ export function buildProgram(): Command {
     .addOption(new Option("--json <file>", "write every result, the machine, versions, commit and command line as JSON"))
     .addOption(new Option("--chart <file>", "write an SVG chart of images/s against batch size"))
     .addOption(
-      new Option("--max-delay-us <us>", "mfn's batching queue: how long a call waits for others to share its batch (createEmbedder maxDelayUs)")
-        .argParser(nonNegativeInt("--max-delay-us"))
-        .default(undefined, "the library's default"),
+      new Option("--max-delay-us <us>", "mfn's batching queue: how long a call waits for others to share its batch (createEmbedder maxDelayUs; default: the library's)")
+        .argParser(nonNegativeInt("--max-delay-us")),
     )
     .addOption(new Option("--model <file>", "ONNX model (default: the packaged MobileFaceNet)"))
     .addOption(new Option("--no-progress", "no progress bar (it is off anyway when stderr is not a terminal)"))
