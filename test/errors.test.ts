@@ -2,22 +2,13 @@
 // survives all of it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { type Embedder, MfnError, type MfnErrorCode, createEmbedder } from "../src/index.js";
+import { type Embedder, MfnError, createEmbedder } from "../src/index.js";
+import { codeOf } from "./helpers/errors.js";
 import { hasLfw, readImage } from "./helpers/lfw.js";
 import { noiseImage, seeded } from "./helpers/tensors.js";
 
 let mfn: Embedder;
 const good = noiseImage(112, 112, 3, 1);
-
-async function codeOf(promise: Promise<unknown>): Promise<MfnErrorCode> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MfnError);
-    return (error as MfnError).code;
-  }
-  throw new Error("expected a rejection");
-}
 
 beforeAll(async () => {
   mfn = await createEmbedder({ backend: "cpu" });

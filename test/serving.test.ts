@@ -12,22 +12,13 @@ import { Worker } from "node:worker_threads";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { type Embedder, MfnError, type MfnErrorCode, createEmbedder } from "../src/index.js";
+import { type Embedder, MfnError, createEmbedder } from "../src/index.js";
 import { type NativeEngine, nativeBinding, packageRoot } from "../src/native.js";
+import { codeOf } from "./helpers/errors.js";
 import { hasLfw, imageSpread, landmarksOf, readImage } from "./helpers/lfw.js";
 import { type TestImage, noiseImage, toBgr } from "./helpers/tensors.js";
 
 const gypBuild = createRequire(import.meta.url).resolve("node-gyp-build");
-
-async function codeOf(promise: Promise<unknown>): Promise<MfnErrorCode> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MfnError);
-    return (error as MfnError).code;
-  }
-  throw new Error("expected a rejection");
-}
 
 function bitsOf(values: Float32Array): Uint32Array {
   return new Uint32Array(values.buffer, values.byteOffset, values.length);
