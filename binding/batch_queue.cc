@@ -1,5 +1,6 @@
 #include "batch_queue.h"
 
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -62,17 +63,35 @@ struct BatchQueue::Sink {
       // waits for the promise any more.
       try {
         Napi::HandleScope scope(env);
-        if (call->status.is_ok()) {
-          call->deferred.Resolve(env.Undefined());
-        } else {
-          call->deferred.Reject(status_error(env, call->status).Value());
-        }
+        settle(env, call);
       } catch (const Napi::Error&) {
       }
     }
     if (sink->queue != nullptr) sink->queue->settled(env, calls.size());
-    // Last: this lets go of the pinned arrays and of the engine's object.
+    // Last: this lets go of the references to `out` and to the engine's object.
     for (EmbedCall* call : calls) delete call;
+  }
+
+  // JavaScript thread: copies the rows into the caller's array, which may
+  // have been detached or resized since the call was made (the worker never
+  // wrote into it), then settles the promise.
+  static void settle(Napi::Env env, EmbedCall* call) {
+    if (!call->status.is_ok()) {
+      call->deferred.Reject(status_error(env, call->status).Value());
+      return;
+    }
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_status status = napi_get_typedarray_info(env, call->out.Value(), &type, &length, &data, nullptr, nullptr);
+    if (status != napi_ok || type != napi_float32_array || data == nullptr || length != call->rows.size()) {
+      call->deferred.Reject(make_error(env, "MFN_INVALID_ARGUMENT",
+                                       "out was detached or resized before the call settled: its rows were dropped")
+                                .Value());
+      return;
+    }
+    if (!call->rows.empty()) std::memcpy(data, call->rows.data(), call->rows.size() * sizeof(float));
+    call->deferred.Resolve(env.Undefined());
   }
 
   // JavaScript thread, when node frees the function (after its release, or
@@ -106,14 +125,14 @@ mfn::Status BatchQueue::submit(Napi::Env env, std::unique_ptr<EmbedCall>& call) 
   EmbedCall* raw = call.get();
   Sink* sink = sink_;
   mfn::BatchRequest request;
-  request.images = std::move(call->images);
+  request.images = std::move(call->owned.images);
   request.flip = call->flip;
-  request.out = call->out;
+  request.out = call->rows.data();
   request.cancelled = call->cancelled;
   request.done = [sink, raw](mfn::Status status) { sink->finish(raw, std::move(status)); };
   mfn::Status status = batcher_->submit(std::move(request));
   if (!status.is_ok()) {
-    call->images = std::move(request.images);  // left untouched by a refused submit
+    call->owned.images = std::move(request.images);  // left untouched by a refused submit
     return status;
   }
   call.release();

@@ -29,27 +29,28 @@
 // The batcher is the engine's own queue (cpp/core), not yet part of
 // include/mfn: reached by path so the addon needs no extra include root.
 #include "../cpp/core/batcher.h"
+#include "image_args.h"
 #include "mfn/engine.h"
 #include "mfn/status.h"
 
 namespace mfn_node {
 
 // One embed call from submission to settlement. Built on the JavaScript
-// thread; while the batcher holds it, the worker thread only reads `images`
-// (moved into the batch request), writes `out` and `status`; the JavaScript
-// thread deletes it after settling the promise.
+// thread; while the batcher holds it, the worker thread only reads
+// `owned.images` (moved into the batch request) and the pixels they point
+// to, writes `rows` and `status`; the JavaScript thread copies the rows into
+// the caller's array, settles the promise and deletes the call. Nothing the
+// worker touches belongs to JavaScript, so nothing the caller does to its
+// buffers meanwhile can reach it.
 struct EmbedCall {
   explicit EmbedCall(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 
   Napi::Promise::Deferred deferred;
-  // Every typed array the pointers below refer to (pixels, out), plus the
-  // engine's JavaScript object, so that none of them is collected before
-  // the call settles.
-  Napi::ObjectReference pinned;
-  std::vector<mfn::ImageInput> images;
-  std::vector<float> landmarks;  // 10 per image; images[i].landmarks point here
+  Napi::ObjectReference out;    // the caller's Float32Array: receives `rows` when the call settles
+  Napi::ObjectReference owner;  // the engine's JavaScript object, kept until the call settles
+  OwnedImages owned;            // copies of the pixels and landmarks taken at call time
+  std::vector<float> rows;      // images * dimensions floats, written by the worker thread
   bool flip = true;
-  float* out = nullptr;
   std::shared_ptr<const std::atomic<bool>> cancelled;  // optional
   mfn::Status status;  // written by the worker thread before handing the call back
 };

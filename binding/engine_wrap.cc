@@ -125,18 +125,21 @@ Napi::Value EngineWrap::embed(const Napi::CallbackInfo& info) {
 
 Napi::Value EngineWrap::preprocess(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  throw_if_disposed(env);
-  float landmarks[10];
-  Napi::Value pixels;
-  mfn::ImageInput image = parse_image(env, info[0], "image", landmarks, &pixels);
+  // Every read that can run the caller's JavaScript comes first
+  // (image_args.h); from the disposed check to the engine call none runs.
+  ImageValues values = read_image(env, info[0], "image");
   bool mirror = get_bool(env, info[1], "mirror");
+  throw_if_disposed(env);
   Napi::Float32Array out = get_float32_array(env, info[2], "out");
-  size_t values = static_cast<size_t>(input_c_) * input_h_ * input_w_;
-  if (out.ElementLength() != values) {
+  size_t expected = static_cast<size_t>(input_c_) * input_h_ * input_w_;
+  if (out.ElementLength() != expected) {
     throw make_error(env, "MFN_INVALID_ARGUMENT",
-                     "Expected a Float32Array of " + std::to_string(values) + " values for out but received " +
+                     "Expected a Float32Array of " + std::to_string(expected) + " values for out but received " +
                          std::to_string(out.ElementLength()));
   }
+  float landmarks[10];
+  // In place: the pixels are read before JavaScript can run again.
+  mfn::ImageInput image = check_image(env, values, "image", landmarks);
   // Synchronous: one 112x112 resample, a few tens of microseconds.
   mfn::Status status = engine_->preprocess(image, mirror, out.Data());
   if (!status.is_ok()) throw status_error(env, status);

@@ -14,9 +14,12 @@
 
 namespace mfn_node {
 
+// `code` is defined, not assigned: an assignment would call a setter the
+// caller may have put on Object.prototype, running JavaScript mid-call.
 inline Napi::Error make_error(Napi::Env env, const char* code, const std::string& message) {
   Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, code));
+  error.Value().DefineProperty(Napi::PropertyDescriptor::Value("code", Napi::String::New(env, code),
+                                                               napi_default_jsproperty));
   return error;
 }
 

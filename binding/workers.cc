@@ -119,7 +119,7 @@ class DestroyWorker : public Napi::AsyncWorker {
   std::vector<Napi::Promise::Deferred> waiters_;
 };
 
-std::string image_name(uint32_t i) { return "images[" + std::to_string(i) + "]"; }
+std::string image_name(size_t i) { return "images[" + std::to_string(i) + "]"; }
 
 }  // namespace
 
@@ -133,39 +133,39 @@ Napi::Promise queue_create(Napi::Env env, AddonData* addon, mfn::EngineOptions o
 
 Napi::Promise queue_embed(const Napi::CallbackInfo& info, EngineWrap* owner) {
   Napi::Env env = info.Env();
+  // Step 1 (image_args.h): every read that can run the caller's JavaScript.
   if (!info[0].IsArray()) throw_invalid(env, "images", "an array of images", info[0]);
   Napi::Array list = info[0].As<Napi::Array>();
+  uint32_t n = list.Length();
+  std::vector<ImageValues> values;
+  values.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) values.push_back(read_image(env, list.Get(i), image_name(i)));
   bool flip = get_bool(env, info[1], "flip");
-  Napi::Float32Array out = get_float32_array(env, info[2], "out");
+  Napi::Value out = info[2];
   std::shared_ptr<const std::atomic<bool>> cancelled;
   if (info.Length() > 3 && !info[3].IsUndefined()) cancelled = CancelToken::flag_of(env, info[3], "cancelToken");
 
+  // Step 2: no JavaScript runs from here to the submit, so the engine
+  // checked here is the one the call is queued on.
   const mfn::Engine& engine = owner->engine_for_call(env);
-  uint32_t n = list.Length();
   size_t dims = static_cast<size_t>(engine.dimensions());
-  if (out.ElementLength() != n * dims) {
+  size_t out_length = get_float32_array(env, out, "out").ElementLength();
+  if (out_length != n * dims) {
     throw make_error(env, "MFN_INVALID_ARGUMENT",
                      "Expected a Float32Array of " + std::to_string(n * dims) + " values for out but received " +
-                         std::to_string(out.ElementLength()));
+                         std::to_string(out_length));
   }
 
   // Every image is checked here, before anything is queued: a bad image
   // fails its own call at once and never a batch shared with other calls.
-  std::vector<mfn::ImageInput> images(n);
-  std::vector<float> landmarks(static_cast<size_t>(n) * 10);
-  Napi::Array pinned = Napi::Array::New(env, n + 2);
+  OwnedImages owned = own_images(env, values, image_name);
   for (uint32_t i = 0; i < n; ++i) {
-    Napi::Value pixels;
-    images[i] = parse_image(env, list.Get(i), image_name(i), &landmarks[i * 10], &pixels);
-    mfn::Status status = engine.validate(images[i]);
+    mfn::Status status = engine.validate(owned.images[i]);
     if (!status.is_ok()) {
       throw make_error(env, mfn::code_name(status.code()),
                        n == 1 ? status.message() : image_name(i) + ": " + status.message());
     }
-    pinned.Set(i, pixels);
   }
-  pinned.Set(n, out);
-  pinned.Set(n + 1, owner->Value());
 
   auto call = std::make_unique<EmbedCall>(env);
   Napi::Promise promise = call->deferred.Promise();
@@ -173,12 +173,12 @@ Napi::Promise queue_embed(const Napi::CallbackInfo& info, EngineWrap* owner) {
     call->deferred.Resolve(env.Undefined());
     return promise;
   }
-  call->images = std::move(images);  // vector moves keep the landmark pointers valid
-  call->landmarks = std::move(landmarks);
+  call->owned = std::move(owned);  // moves keep the pixel and landmark pointers valid
+  call->rows.resize(n * dims);
   call->flip = flip;
-  call->out = out.Data();
   call->cancelled = std::move(cancelled);
-  call->pinned = Napi::Persistent(pinned.As<Napi::Object>());
+  call->out = Napi::Persistent(out.As<Napi::Object>());
+  call->owner = Napi::Persistent(owner->Value());
   try {
     owner->submit(env, call);
   } catch (...) {

@@ -7,7 +7,7 @@ import { types } from "node:util";
 
 import { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";
 import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
-import { type ImageInput, type Landmarks, toNativeImage, toNativeLandmarks } from "./inputs.js";
+import { type CheckedImage, type ImageInput, type Landmarks, checkImage, toNativeImages, toNativeLandmarks } from "./inputs.js";
 import { type NativeCancelToken, type NativeEngine, type NativeImage, nativeBinding, packageRoot } from "./native.js";
 
 export type BackendName = "cpu" | "cuda";
@@ -270,11 +270,7 @@ class EmbedderImpl implements Embedder {
     const landmarks = toNativeLandmarks(opts.landmarks, "options.landmarks");
     const signal = checkSignal(opts.signal, "options.signal");
     this.#checkAborted(signal);
-    const image = await toNativeImage(input, "input", landmarks);
-    this.#checkAborted(signal);
-    const out = new Float32Array(this.dimensions);
-    await abortable(signal, (cancel) => this.#native.embed([image], flip, out, cancel));
-    return out;
+    return this.#embedChecked([checkImage(input, "input", landmarks)], flip, signal);
   }
 
   async #embedBatch(inputs: unknown, options: unknown): Promise<Float32Array[]> {
@@ -283,12 +279,10 @@ class EmbedderImpl implements Embedder {
     const flip = checkBoolean(opts.flip, "options.flip", this.flip);
     const signal = checkSignal(opts.signal, "options.signal");
     this.#checkAborted(signal);
-    const images = await Promise.all(inputs.map((item: unknown, i: number) => this.#batchItem(item, i)));
-    this.#checkAborted(signal);
+    const checked = inputs.map((item: unknown, i: number) => this.#batchItem(item, i));
+    const out = await this.#embedChecked(checked, flip, signal);
     const d = this.dimensions;
-    const out = new Float32Array(images.length * d);
-    await abortable(signal, (cancel) => this.#native.embed(images, flip, out, cancel));
-    return images.map((_, i) => out.slice(i * d, (i + 1) * d));
+    return checked.map((_, i) => out.slice(i * d, (i + 1) * d));
   }
 
   async #verify(a: unknown, b: unknown, options: unknown): Promise<VerifyResult> {
@@ -302,15 +296,11 @@ class EmbedderImpl implements Embedder {
     this.#checkAborted(signal);
     const givenA = this.#givenEmbedding(a, "a");
     const givenB = this.#givenEmbedding(b, "b");
-    const images = await Promise.all([
-      givenA ? undefined : toNativeImage(a, "a"),
-      givenB ? undefined : toNativeImage(b, "b"),
-    ]);
-    this.#checkAborted(signal);
-    const toEmbed = images.filter((image): image is NativeImage => image !== undefined);
+    const checked: CheckedImage[] = [];
+    if (givenA === undefined) checked.push(checkImage(a, "a"));
+    if (givenB === undefined) checked.push(checkImage(b, "b"));
+    const out = checked.length > 0 ? await this.#embedChecked(checked, flip, signal) : new Float32Array(0);
     const d = this.dimensions;
-    const out = new Float32Array(toEmbed.length * d);
-    if (toEmbed.length > 0) await abortable(signal, (cancel) => this.#native.embed(toEmbed, flip, out, cancel));
     const ea = givenA ?? out.subarray(0, d);
     const eb = givenB ?? out.subarray(givenA ? 0 : d, givenA ? d : 2 * d);
     const similarity = cosine(ea, eb);
@@ -321,34 +311,65 @@ class EmbedderImpl implements Embedder {
     const opts = checkOptions<PreprocessOptions>(options, "options", ["mirror", "landmarks"]);
     const mirror = checkBoolean(opts.mirror, "options.mirror", false);
     const landmarks = toNativeLandmarks(opts.landmarks, "options.landmarks");
-    const image = await toNativeImage(input, "input", landmarks);
-    const out = new Float32Array(this.#inputValues);
-    this.#native.preprocess(image, mirror, out);
-    return out;
+    return this.#withImages([checkImage(input, "input", landmarks)], undefined, ([image]) => {
+      const out = new Float32Array(this.#inputValues);
+      this.#native.preprocess(image!, mirror, out);
+      return out;
+    });
   }
 
   #checkAborted(signal: AbortSignal | undefined): void {
     if (signal?.aborted) throw abortedError(signal);
   }
 
-  #batchItem(item: unknown, i: number): Promise<NativeImage> {
-    if (isBatchEntry(item)) {
-      const landmarks = toNativeLandmarks(item.landmarks, `inputs[${i}].landmarks`);
-      return toNativeImage(item.image, `inputs[${i}].image`, landmarks);
-    }
-    return toNativeImage(item, `inputs[${i}]`);
+  /**
+   * Runs `use` on the native images of checked inputs: for raw-only calls at
+   * once, in the caller's tick (even an already-resolved promise would give
+   * the caller a tick to change its pixels before the binding copies them);
+   * for calls with encoded images once they are decoded.
+   */
+  #withImages<T>(checked: CheckedImage[], signal: AbortSignal | undefined,
+                 use: (images: NativeImage[]) => T | Promise<T>): Promise<T> {
+    const images = toNativeImages(checked);
+    if (!(images instanceof Promise)) return Promise.resolve(use(images));
+    return images.then((decoded) => {
+      this.#checkAborted(signal);
+      return use(decoded);
+    });
   }
 
-  /** A Float32Array argument of verify() is an embedding; anything else is an image. */
+  /** Embeds checked images through the batching queue: images * dimensions floats, rows in order. */
+  #embedChecked(checked: CheckedImage[], flip: boolean, signal: AbortSignal | undefined): Promise<Float32Array> {
+    return this.#withImages(checked, signal, async (images) => {
+      const out = new Float32Array(images.length * this.dimensions);
+      await abortable(signal, (cancel) => this.#native.embed(images, flip, out, cancel));
+      return out;
+    });
+  }
+
+  #batchItem(item: unknown, i: number): CheckedImage {
+    if (isBatchEntry(item)) {
+      const landmarks = toNativeLandmarks(item.landmarks, `inputs[${i}].landmarks`);
+      return checkImage(item.image, `inputs[${i}].image`, landmarks);
+    }
+    return checkImage(item, `inputs[${i}]`);
+  }
+
+  /**
+   * A Float32Array argument of verify() is an embedding (copied at call
+   * time, through the typed-array constructor, which reads no overridable
+   * property); anything else is an image.
+   */
   #givenEmbedding(value: unknown, name: string): Float32Array | undefined {
     if (!types.isFloat32Array(value)) return undefined;
-    if (value.length !== this.dimensions) {
-      throw invalidParameter(name, `an embedding of ${this.dimensions} values`, value);
+    const copy = new Float32Array(value);
+    if (copy.length !== this.dimensions) {
+      throw invalidParameter(name, `an embedding of ${this.dimensions} values`, copy);
     }
-    if (!value.every(Number.isFinite) || value.every((x) => x === 0)) {
+    if (!copy.every(Number.isFinite) || copy.every((x) => x === 0)) {
       throw new MfnError("MFN_INVALID_ARGUMENT", `Expected a finite, non-zero embedding for ${name}`);
     }
-    return value;
+    return copy;
   }
 }
 

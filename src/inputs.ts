@@ -1,12 +1,39 @@
 // Caller inputs -> the binding's NativeImage: validation with typed errors,
-// and decoding of encoded images (JPEG, PNG, WebP, ...) with sharp. Pixels of
-// raw images are passed on without copying.
+// and decoding of encoded images (JPEG, PNG or WebP only) with sharp.
+//
+// Input lifetime: a call embeds its inputs as they were when it was made.
+// Everything a caller passes is read synchronously, inside the call: the
+// bytes of an encoded image are copied before sharp sees them (sharp decodes
+// on another thread, while the caller may already reuse, shrink or transfer
+// its buffer); raw pixels go to the binding, which copies them, before
+// anything is awaited; when a call must first await a decode, its raw images
+// are copied here at once instead. Typed arrays are read through the
+// built-in accessors, never through properties a subclass could override.
 
 import { types } from "node:util";
 import sharp, { type OutputInfo } from "sharp";
 
 import { MfnError, describe, invalidParameter } from "./errors.js";
 import type { NativeImage } from "./native.js";
+
+/**
+ * Most pixels (width x height) an image may have, raw or decoded: 2^25, 32
+ * megapixels. Larger images reject with MFN_INVALID_DIMENSIONS before
+ * anything is allocated (binding/image_args.h applies the same bound).
+ */
+export const MAX_PIXELS = 2 ** 25;
+
+// The built-in byteLength getter of typed arrays, taken once at load.
+const typedArrayByteLength = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype) as object, "byteLength")!.get!;
+const byteLengthOf = (view: ArrayBufferView): number => Reflect.apply(typedArrayByteLength, view, []) as number;
+
+/** A private copy of a Uint8Array's bytes (any backing buffer, shared included). */
+function snapshot(view: Uint8Array | Uint8ClampedArray): Uint8Array {
+  const copy = new Uint8Array(byteLengthOf(view));
+  copy.set(view); // from a typed array, set() reads its internal slots only
+  return copy;
+}
 
 /** Decoded pixels, HWC, rows tightly packed. */
 export interface RawImage {
@@ -19,7 +46,7 @@ export interface RawImage {
   order?: "rgb" | "bgr";
 }
 
-/** An encoded image (JPEG, PNG, WebP, ...; a Buffer is a Uint8Array) or raw pixels. */
+/** An encoded image (JPEG, PNG or WebP; a Buffer is a Uint8Array) or raw pixels. */
 export type ImageInput = Uint8Array | RawImage;
 
 /**
@@ -62,6 +89,7 @@ function checkSide(value: unknown, name: string): number {
 }
 
 function rawToNative(image: Partial<RawImage>, name: string): NativeImage {
+  // Each property is read once: getters run here, and what they returned is what is checked and used.
   const { data, channels } = image;
   const order = image.order ?? "rgb";
   if (!types.isUint8Array(data) && !types.isUint8ClampedArray(data)) {
@@ -74,22 +102,56 @@ function rawToNative(image: Partial<RawImage>, name: string): NativeImage {
     throw invalidParameter(`${name}.channels`, "3 or 4", channels, "MFN_INVALID_CHANNELS");
   }
   if (order !== "rgb" && order !== "bgr") throw invalidParameter(`${name}.order`, '"rgb" or "bgr"', order);
+  if (width * height > MAX_PIXELS) {
+    throw new MfnError("MFN_INVALID_DIMENSIONS",
+      `Expected at most ${MAX_PIXELS} pixels for ${name} but received a ${width}x${height} image`);
+  }
   const needed = width * height * channels;
-  if (data.byteLength < needed) {
+  const available = byteLengthOf(data);
+  if (available < needed) {
     throw new MfnError("MFN_INVALID_DIMENSIONS",
       `Expected at least ${needed} bytes of pixel data for a ${width}x${height}x${channels} ${name} ` +
-      `but received ${data.byteLength}`);
+      `but received ${available}`);
   }
   return { data, width, height, channels, order };
 }
 
-async function decode(bytes: Uint8Array, name: string): Promise<NativeImage> {
-  if (bytes.byteLength === 0) {
+/** The formats accepted (the README lists them), recognised by their signatures. */
+function encodedFormat(bytes: Uint8Array): "jpeg" | "png" | "webp" | undefined {
+  const at = (offset: number, signature: number[]) => signature.every((byte, i) => bytes[offset + i] === byte);
+  if (at(0, [0xff, 0xd8, 0xff])) return "jpeg";
+  if (at(0, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return "png";
+  if (at(0, [0x52, 0x49, 0x46, 0x46]) && at(8, [0x57, 0x45, 0x42, 0x50])) return "webp"; // RIFF....WEBP
+  return undefined;
+}
+
+/** An encoded image checked and copied at call time, to decode later. */
+interface Encoded {
+  bytes: Uint8Array;   // private copy
+  name: string;
+  landmarks?: Float32Array;
+}
+
+/** Checks an encoded image's size and format and copies its bytes. */
+function toEncoded(input: Uint8Array, name: string, landmarks: Float32Array | undefined): Encoded {
+  const length = byteLengthOf(input);
+  if (length === 0) {
     throw new MfnError("MFN_EMPTY_INPUT", `Expected an encoded image for ${name} but received 0 bytes`);
   }
+  const bytes = snapshot(input);
+  if (encodedFormat(bytes) === undefined) {
+    throw new MfnError("MFN_DECODE_FAILED",
+      `Could not decode ${name} (${length} bytes): not a JPEG, PNG or WebP image (no other format is accepted)`);
+  }
+  return { bytes, name, ...(landmarks === undefined ? {} : { landmarks }) };
+}
+
+async function decode({ bytes, name, landmarks }: Encoded): Promise<NativeImage> {
   let decoded: { data: Buffer; info: OutputInfo };
   try {
-    decoded = await sharp(bytes).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+    // limitInputPixels: sharp refuses larger images from their header, before decoding.
+    decoded = await sharp(bytes, { limitInputPixels: MAX_PIXELS })
+      .removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const code = /pixel limit/i.test(reason) ? "MFN_INVALID_DIMENSIONS" : "MFN_DECODE_FAILED";
@@ -100,25 +162,46 @@ async function decode(bytes: Uint8Array, name: string): Promise<NativeImage> {
     throw new MfnError("MFN_INTERNAL",
       `Decoding ${name} gave ${info.channels} channels and ${data.byteLength} bytes for ${info.width}x${info.height}, expected 3 channels of 8 bits`);
   }
-  return { data, width: info.width, height: info.height, channels: 3, order: "rgb" };
+  return { data, width: info.width, height: info.height, channels: 3, order: "rgb",
+           ...(landmarks === undefined ? {} : { landmarks }) };
 }
 
 /**
- * Validates one image and returns what the binding takes, decoding encoded
- * images. `name` names the argument in error messages ("input", "inputs[3]").
+ * One input checked at call time: raw pixels as a NativeImage that still
+ * points at the caller's buffer, an encoded image as a private copy of its
+ * bytes.
  */
-export async function toNativeImage(input: unknown, name: string, landmarks?: Float32Array): Promise<NativeImage> {
-  let image: NativeImage;
-  if (types.isUint8Array(input)) {
-    image = await decode(input, name);
-  } else if (typeof input === "object" && input !== null && !Array.isArray(input) && !ArrayBuffer.isView(input) &&
-             "data" in input) {
-    image = rawToNative(input as Partial<RawImage>, name);
-  } else {
-    throw new MfnError("MFN_INVALID_ARGUMENT",
-      `Expected an encoded image (Uint8Array or Buffer) or a raw image ({ data, width, height, channels }) ` +
-      `for ${name} but received ${describe(input)}`);
+export type CheckedImage = NativeImage | Encoded;
+
+/**
+ * Validates one image synchronously (getters and proxies run here, once).
+ * `name` names the argument in error messages ("input", "inputs[3]").
+ */
+export function checkImage(input: unknown, name: string, landmarks?: Float32Array): CheckedImage {
+  if (types.isUint8Array(input)) return toEncoded(input, name, landmarks);
+  if (typeof input === "object" && input !== null && !Array.isArray(input) && !ArrayBuffer.isView(input) &&
+      "data" in input) {
+    const image = rawToNative(input as Partial<RawImage>, name);
+    if (landmarks !== undefined) image.landmarks = landmarks;
+    return image;
   }
-  if (landmarks !== undefined) image.landmarks = landmarks;
-  return image;
+  throw new MfnError("MFN_INVALID_ARGUMENT",
+    `Expected an encoded image (Uint8Array or Buffer) or a raw image ({ data, width, height, channels }) ` +
+    `for ${name} but received ${describe(input)}`);
+}
+
+function isEncoded(image: CheckedImage): image is Encoded {
+  return "bytes" in image;
+}
+
+/**
+ * The images of one native call. Without encoded images, synchronously: the
+ * raw images still point at the caller's buffers, so the caller must hand
+ * them to the binding (which copies them) before it awaits anything. With
+ * encoded images, a promise of their decoding; the raw images are copied
+ * now, so that what the caller does to its buffers meanwhile changes nothing.
+ */
+export function toNativeImages(checked: CheckedImage[]): NativeImage[] | Promise<NativeImage[]> {
+  if (!checked.some(isEncoded)) return checked as NativeImage[];
+  return Promise.all(checked.map((image) => (isEncoded(image) ? decode(image) : { ...image, data: snapshot(image.data) })));
 }
