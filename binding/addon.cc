@@ -65,7 +65,7 @@ Napi::Value create_engine(const Napi::CallbackInfo& info) {
   engine_options.model_path = get_string(env, options.Get("modelPath"), "options.modelPath");
   engine_options.manifest_path = get_string(env, options.Get("manifestPath"), "options.manifestPath");
   engine_options.backend = parse_backend(env, options.Get("backend"));
-  engine_options.threads = get_int(env, options.Get("threads"), "options.threads", 0, 4096);
+  engine_options.threads = get_int(env, options.Get("threads"), "options.threads", 0, mfn::kMaxThreads);
   engine_options.device = get_int(env, options.Get("device"), "options.device", 0, 1024);
   engine_options.max_batch = get_int(env, options.Get("maxBatch"), "options.maxBatch", 1, 65536);
   engine_options.plugin_dir = addon->plugin_dir;

@@ -10,6 +10,9 @@ import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
 import { type CheckedImage, type ImageInput, type Landmarks, checkImage, toNativeImages, toNativeLandmarks } from "./inputs.js";
 import { type NativeCancelToken, type NativeEngine, type NativeImage, nativeBinding, packageRoot } from "./native.js";
 
+/** The most CPU threads an embedder uses (mfn::kMaxThreads in the engine): more is refused. */
+export const MAX_THREADS = 256;
+
 export type BackendName = "cpu" | "cuda";
 
 export interface EmbedderOptions {
@@ -17,7 +20,7 @@ export interface EmbedderOptions {
   backend?: "auto" | "cpu" | "cuda";
   /** Add the embedding of the mirrored face (default true). */
   flip?: boolean;
-  /** CPU threads; 0 or absent = all cores. */
+  /** CPU threads, 0 to MAX_THREADS (256); 0 or absent = all cores, at most MAX_THREADS. */
   threads?: number;
   /** GPU ordinal (default 0). */
   device?: number;
@@ -384,7 +387,7 @@ export async function createEmbedder(options?: EmbedderOptions): Promise<Embedde
       throw invalidParameter("options.backend", '"auto", "cpu" or "cuda"', backend);
     }
     const flip = checkBoolean(opts.flip, "options.flip", true);
-    const threads = checkInteger(opts.threads, "options.threads", 0, 4096, 0);
+    const threads = checkInteger(opts.threads, "options.threads", 0, MAX_THREADS, 0);
     const device = checkInteger(opts.device, "options.device", 0, 1024, 0);
     const maxBatch = checkInteger(opts.maxBatch, "options.maxBatch", 1, 65536, 256);
     // Absent: the binding's defaults (see maxDelayUs and maxQueue above).

@@ -1,5 +1,5 @@
 // mfn: MobileFaceNet face embeddings for Node.js.
-export { createEmbedder } from "./embedder.js";
+export { MAX_THREADS, createEmbedder } from "./embedder.js";
 export type {
   BackendName,
   BatchItem,
@@ -12,6 +12,7 @@ export type {
   VerifyOptions,
   VerifyResult,
 } from "./embedder.js";
+export { MAX_PIXELS } from "./inputs.js";
 export type { ImageInput, Landmarks, RawImage } from "./inputs.js";
 export { MfnError, MFN_ERROR_CODES } from "./errors.js";
 export type { MfnErrorCode } from "./errors.js";

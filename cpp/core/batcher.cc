@@ -132,8 +132,11 @@ Status Batcher::submit(BatchRequest&& request) {
   {
     std::lock_guard<std::mutex> lock(s.mu);
     if (s.stopping) return Status(Code::disposed, "the batcher is shut down");
+    // Admitted while fewer than max_queue images wait, whatever its size:
+    // a large request competes for room like a small one, so steady small
+    // requests cannot starve it (they would if it had to fit beside them).
     const size_t waiting = s.waiting[0] + s.waiting[1];
-    if (waiting > 0 && n > s.options.max_queue - std::min(waiting, s.options.max_queue)) {
+    if (waiting >= s.options.max_queue) {
       ++s.stats.rejected;
       return Status(Code::queue_full, "batching queue full (" + std::to_string(waiting) +
                                           " images waiting, max_queue " +

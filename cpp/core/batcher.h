@@ -27,7 +27,7 @@ using RunBatch = std::function<Status(const ImageInput* images, size_t n, bool f
 struct BatcherOptions {
   int max_batch = 0;             // images per run call; required, > 0
   int64_t max_delay_us = 1000;   // how long the oldest request waits for company; >= 0
-  size_t max_queue = 4096;       // images waiting (not yet in a batch); > 0
+  size_t max_queue = 4096;       // waiting images (not yet in a batch) that refuse new requests; > 0
   size_t row_floats = 0;         // floats per image in `out` (embedding size); required, > 0
 };
 
@@ -77,9 +77,11 @@ class Batcher {
   // Otherwise `request` is left untouched, done() is never called and the
   // Status says why:
   //   invalid_argument  no done callback, or images without `out`;
-  //   queue_full        the waiting images plus this request's would exceed
-  //                     max_queue (a request is always admitted into an
-  //                     empty queue, so any size can eventually run);
+  //   queue_full        max_queue images (or more) are waiting. A request
+  //                     is admitted whenever fewer are, whatever its size,
+  //                     so at most max_queue - 1 images plus one request's
+  //                     wait, and a large request is never starved by
+  //                     small ones;
   //   disposed          after shutdown().
   // An empty request completes ok without a run call. A request larger than
   // max_batch is split across consecutive batches, in order. Requests with

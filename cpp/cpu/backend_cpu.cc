@@ -24,6 +24,7 @@
 #include "cpu/isa.h"
 #include "cpu/network.h"
 #include "cpu/thread_pool.h"
+#include "mfn/engine.h"
 
 namespace mfn {
 
@@ -35,7 +36,6 @@ using Clock = std::chrono::steady_clock;
 // Network passes preprocessed per round (an image with flip is two passes):
 // bounds the input staging memory whatever n is.
 constexpr int kMinChunkPasses = 64;
-constexpr int kMaxThreads = 256;
 constexpr int kMaxSide = 16384;
 
 double ms_since(Clock::time_point t0) {
@@ -206,6 +206,13 @@ class CpuBackend final : public Backend {
 
 std::unique_ptr<Backend> make_cpu_backend(const mfn_plan& plan, const mfn_backend_config& config, Status* status) {
   int threads = config.threads;
+  if (threads > kMaxThreads) {
+    if (status) {
+      *status = Status(Code::invalid_argument, "threads must be between 0 and " + std::to_string(kMaxThreads));
+    }
+    return nullptr;
+  }
+  // 0: all cores, at most kMaxThreads (include/mfn/engine.h).
   if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
   threads = std::min(std::max(threads, 1), kMaxThreads);
   const int max_batch = std::max(config.max_batch, 1);

@@ -387,6 +387,26 @@ void test_queue_full() {
   batcher->shutdown();
 }
 
+// A request larger than the room left (even larger than max_queue) is
+// admitted while the queue is below max_queue, so a steady trickle of small
+// requests cannot starve it; once max_queue images wait, everything is refused.
+void test_large_request_admitted_beside_small_ones() {
+  FakeRun run;
+  auto batcher = make_batcher(&run, 8, 0, 10);
+  auto first = occupy_worker(batcher.get(), &run, 1);
+  Job small(10, 3, false), big(20, 25, false), late(30, 1, false);
+  CHECK(batcher->submit(small.request()).is_ok());
+  CHECK(batcher->submit(big.request()).is_ok());
+  BatchRequest refused = late.request();
+  CHECK(batcher->submit(std::move(refused)).code() == Code::queue_full);
+  CHECK(batcher->queued_images() == 28);
+  run.open();
+  CHECK(first->wait() && small.wait() && big.wait());
+  CHECK(small.rows_correct() && big.rows_correct());
+  CHECK(late.call_count() == 0);
+  batcher->shutdown();
+}
+
 void test_cancellation() {
   FakeRun run;
   auto batcher = make_batcher(&run, 4, 0);
@@ -645,6 +665,7 @@ int main() {
   test_coalescing_by_delay();
   test_delay_flushes_lone_request();
   test_queue_full();
+  test_large_request_admitted_beside_small_ones();
   test_cancellation();
   test_shutdown_with_pending();
   test_close_does_not_wait();

@@ -18,11 +18,16 @@ struct Model;
 
 enum class BackendChoice { automatic, cpu, cuda };
 
+// The most CPU threads an engine uses: EngineOptions::threads above it is
+// refused (invalid_argument), and 0 (all cores) means at most this many.
+// The binding and the TypeScript API check the same bound.
+constexpr int kMaxThreads = 256;
+
 struct EngineOptions {
   std::string model_path;        // the .onnx file
   std::string manifest_path;     // its manifest.json; empty = beside the model
   BackendChoice backend = BackendChoice::automatic;
-  int threads = 0;               // CPU threads; 0 = all cores
+  int threads = 0;               // CPU threads, 0..kMaxThreads; 0 = all cores (at most kMaxThreads)
   int device = 0;                // GPU ordinal
   int max_batch = 256;           // images per backend call
   std::string plugin_dir;        // where libmfn_cuda.so lives; empty = no plugin
