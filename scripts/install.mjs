@@ -5,16 +5,19 @@
 //   - Otherwise, when the prebuilt binary for this platform loads and embeds an
 //     image in a child process (so a binary that cannot run here never takes
 //     this process down), it is used and nothing is compiled.
-//   - Else, or when asked (`npm install --build-from-source`,
-//     `npm rebuild mfn --build-from-source`, MFN_FORCE_BUILD=1), it builds from
-//     source with cmake-js into build/ (the CUDA plugin too when nvcc exists),
-//     checks that build the same way, and records it in build/mfn-install.json
-//     so that the loader (src/native.ts) prefers it to the prebuilt binary.
+//   - Else, or when asked (MFN_FORCE_BUILD=1 npm rebuild mfn, or the
+//     --build-from-source npm option, which npm 11 warns will stop working),
+//     it builds from source with cmake-js into build/ (the CUDA plugin too
+//     when nvcc exists) and checks that build the same way.
+// Either way it records its choice in build/mfn-install.json (INSTALL_RECORD
+// in src/native.ts): the loader prefers a source build to the prebuilt
+// binary, and knows from the record's absence that this script never ran
+// (npm 11.16+ asks projects to approve dependencies' install scripts).
 // Every step says why it was taken; a failure exits non-zero with the fixes.
 //
 //   node scripts/install.mjs --check <mfn.node>   the child-process check itself
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -60,6 +63,13 @@ function checkInChild(addonPath) {
   return { ok: false, detail: why };
 }
 
+/** build/mfn-install.json: which binary this install chose, and why. */
+function record(binary, reason) {
+  mkdirSync(join(root, "build"), { recursive: true });
+  writeFileSync(join(root, "build", "mfn-install.json"),
+    `${JSON.stringify({ binary, reason, node: process.versions.node, date: new Date().toISOString() }, null, 2)}\n`);
+}
+
 function buildFromSource(reason, forced) {
   log(`building from source: ${reason}`);
   const cmakeJs = join(dirname(require.resolve("cmake-js/package.json")), "bin", "cmake-js");
@@ -73,8 +83,8 @@ function buildFromSource(reason, forced) {
       "Possible fixes:",
       "- install CMake >= 3.18 and a C++17 compiler (Debian/Ubuntu: apt-get install cmake g++; RHEL: dnf install " +
         "cmake gcc-c++; Alpine: apk add cmake build-base), then run " +
-        (forced ? "`npm rebuild mfn --build-from-source`" : "`npm rebuild mfn`"),
-      ...(forced ? ["- on linux-x64 with glibc >= 2.34, leave out --build-from-source / MFN_FORCE_BUILD to use the " +
+        (forced ? "`MFN_FORCE_BUILD=1 npm rebuild mfn`" : "`npm rebuild mfn`"),
+      ...(forced ? ["- on linux-x64 with glibc >= 2.34, leave out MFN_FORCE_BUILD / --build-from-source to use the " +
                     "prebuilt binary"] : []),
     ].join("\n"));
     process.exit(1);
@@ -85,9 +95,7 @@ function buildFromSource(reason, forced) {
     console.error(`mfn: the addon built from source does not work: ${detail}`);
     process.exit(1);
   }
-  mkdirSync(join(root, "build"), { recursive: true });
-  writeFileSync(join(root, "build", "mfn-install.json"),
-                `${JSON.stringify({ reason, node: process.versions.node, date: new Date().toISOString() }, null, 2)}\n`);
+  record("source", reason);
   log(`built ${relative(root, built)} from source; ${detail}`);
 }
 
@@ -108,7 +116,7 @@ async function main() {
   if (prebuilt === undefined) return buildFromSource(`no prebuilt binary matches ${platform}`);
   const { ok, detail } = checkInChild(prebuilt);
   if (!ok) return buildFromSource(`the prebuilt binary ${relative(root, prebuilt)} does not work here: ${detail}`);
-  rmSync(join(root, "build", "mfn-install.json"), { force: true });
+  record("prebuilt", detail);
   log(`using the prebuilt binary ${relative(root, prebuilt)}; ${detail}`);
 }
 

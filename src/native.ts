@@ -7,17 +7,22 @@
 //   2. MFN_FORCE_BUILD=1: the local build, build/Release/mfn.node, and nothing else
 //      (the repository's own tests set it);
 //   3. the local build when the install script built it from source
-//      (build/mfn-install.json says so), then the prebuilt binary;
+//      (its record, build/mfn-install.json, says so), then the prebuilt binary;
 //   4. otherwise the prebuilt binary, prebuilds/<platform>-<arch>/ (picked by
 //      node-gyp-build's rules), then the local build if there is one.
 // A candidate that fails to load is skipped; when none loads, the error says
 // what each attempt gave and lists the fixes that match those failures.
+// The install script may never have run: npm 11.16 and newer warn about (and
+// npm 12 skips) the install scripts of dependencies not approved in the
+// project's package.json "allowScripts", and --ignore-scripts skips them all.
+// The prebuilt binary is found here all the same; the fixes say how to
+// approve and run the script when it is needed (no prebuilt binary fits).
 //
 // Binding conventions: argument and state errors are thrown synchronously as
 // Errors with a `code` (MFN_*); asynchronous failures reject the same way.
 // Pixel data is read in place and must stay untouched until the call settles.
 
-import { closeSync, existsSync, openSync, readSync, readdirSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -109,8 +114,27 @@ export interface BinaryCandidate {
   path: string;
 }
 
-/** Written by scripts/install.mjs after it built the addon from source: that build is then preferred. */
+/**
+ * Written by scripts/install.mjs each time it runs: { binary: "prebuilt" } or
+ * { binary: "source" } (a record without `binary`, from older versions, is a
+ * source build). A source build is then preferred to the prebuilt binary.
+ */
 export const INSTALL_RECORD = join("build", "mfn-install.json");
+
+/** What the install script chose, or undefined when it has not run. */
+export function installRecord(root: string = packageRoot): "prebuilt" | "source" | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(root, INSTALL_RECORD), "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    return (JSON.parse(text) as { binary?: unknown }).binary === "prebuilt" ? "prebuilt" : "source";
+  } catch {
+    return "source";
+  }
+}
 export const LOCAL_BUILD = join("build", "Release", "mfn.node");
 
 // node-gyp-build's own matching rules, which it exports next to load().
@@ -173,7 +197,7 @@ export function binaryCandidates(root: string = packageRoot, env: NodeJS.Process
 
   const candidates: BinaryCandidate[] = [];
   const prebuilt = resolvePrebuilt(root);
-  const builtAtInstall = existsSync(join(root, INSTALL_RECORD));
+  const builtAtInstall = installRecord(root) === "source";
   if (builtAtInstall) candidates.push({ origin: "source build", path: local });
   if (prebuilt !== undefined) candidates.push({ origin: "prebuilt", path: prebuilt });
   if (!builtAtInstall && existsSync(local)) candidates.push({ origin: "local build", path: local });
@@ -191,6 +215,8 @@ export interface LoadContext {
   shipped: string[];                       // prebuilds/ folders
   glibc: string | undefined;               // this system's glibc, undefined on musl or non-Linux
   node: string;
+  /** Whether the install script has run here; absent in a development checkout, where it builds nothing. */
+  installScript?: "ran" | "not run";
 }
 
 export function loadContext(root: string = packageRoot): LoadContext {
@@ -201,12 +227,18 @@ export function loadContext(root: string = packageRoot): LoadContext {
     shipped: shippedPlatforms(root),
     glibc: process.platform === "linux" ? header?.glibcVersionRuntime : undefined,
     node: process.versions.node,
+    ...(existsSync(join(root, "cpp", "tests")) ? {}
+      : { installScript: installRecord(root) === undefined ? "not run" as const : "ran" as const }),
   };
 }
 
+// npm 11.16 and newer run a dependency's install script only once the
+// project approves it, and warn that --build-from-source (an unknown npm
+// option) will stop working: the environment variable always reaches the script.
+const APPROVE = "`npm install-scripts approve mfn` (npm 11.16 or newer; it adds mfn to allowScripts in package.json)";
 const BUILD_FROM_SOURCE =
-  "build from source: `npm rebuild mfn --build-from-source` (needs CMake >= 3.18 and a C++17 compiler such as " +
-  "g++ >= 9; with nvcc on the PATH the CUDA plugin is built too)";
+  `build from source: ${APPROVE}, then \`MFN_FORCE_BUILD=1 npm rebuild mfn\` (needs CMake >= 3.18 and a C++17 ` +
+  "compiler such as g++ >= 9; with nvcc on the PATH the CUDA plugin is built too)";
 
 /** The fixes that match one failed attempt. */
 function fixesFor({ candidate, message }: LoadFailure, context: LoadContext, where: string): string[] {
@@ -218,7 +250,7 @@ function fixesFor({ candidate, message }: LoadFailure, context: LoadContext, whe
   }
   if (candidate.origin === "MFN_FORCE_BUILD" && message === "not found") {
     fixes.push(`MFN_FORCE_BUILD is set but there is no local build (${LOCAL_BUILD}): build it (\`npm run build:native\` ` +
-               "in a checkout, `npm rebuild mfn --build-from-source` in a project), or unset MFN_FORCE_BUILD to use " +
+               "in a checkout, `MFN_FORCE_BUILD=1 npm rebuild mfn` in a project), or unset MFN_FORCE_BUILD to use " +
                "the prebuilt binary");
   }
   const glibc = /GLIBC_(\d+\.\d+)/.exec(message);
@@ -229,7 +261,7 @@ function fixesFor({ candidate, message }: LoadFailure, context: LoadContext, whe
                "or " + BUILD_FROM_SOURCE);
   } else if (glibcxx !== null) {
     fixes.push(`${where} needs a newer libstdc++ (${glibcxx[1]}) than this system has, so it was built on ` +
-               "another machine: rebuild it here with `npm rebuild mfn --build-from-source`");
+               "another machine: rebuild it here: " + BUILD_FROM_SOURCE);
   }
   if (/wrong ELF class|built for \w+, this process|Exec format error/i.test(message)) {
     fixes.push(`${where} was built for another architecture (node_modules copied from another machine?): ` +
@@ -271,10 +303,16 @@ export function loadFailureMessage(failures: LoadFailure[], context: LoadContext
     for (const fix of fixesFor(failure, context, where(failure.candidate.path))) fixes.add(fix);
   }
   const explicit = failures.some((f) => f.candidate.origin === "MFN_BINARY" || f.candidate.origin === "MFN_FORCE_BUILD");
+  if (!explicit && context.installScript === "not run") {
+    fixes.add("mfn's install script has not run here (npm 11.16 or newer skips or warns about dependencies' install " +
+              "scripts that package.json's allowScripts does not approve; --ignore-scripts skips them all), so " +
+              `nothing checked the prebuilt binary or built one for this machine: run ${APPROVE}, then ` +
+              "`npm rebuild mfn`, which uses the prebuilt binary when it works here and builds from source otherwise");
+  }
   if (!explicit && !failures.some((f) => f.candidate.origin === "prebuilt")) fixes.add(missingPrebuiltFix(context));
   if (fixes.size === 0) {
     fixes.add("reinstall the package on this machine: its install script checks the prebuilt binary, builds from " +
-              "source when it does not fit, and says why");
+              `source when it does not fit, and says why (npm 11.16 or newer runs it once approved: ${APPROVE})`);
     fixes.add(BUILD_FROM_SOURCE);
   }
 

@@ -126,7 +126,7 @@ describe.skipIf(process.platform !== "linux" || glibc === undefined)("load failu
     expect(message).toContain(`- prebuilt ${prebuilt}: `);
     expect(message).toContain(`version \`${version}' not found`);
     expect(message).toContain(`${prebuilt} needs glibc ${version.slice(6)} or newer and this system has ${glibc}`);
-    expect(message).toContain("npm rebuild mfn --build-from-source");
+    expect(message).toContain("MFN_FORCE_BUILD=1 npm rebuild mfn");
     expect(message).not.toContain("MFN_BINARY");
   });
 
@@ -156,7 +156,7 @@ describe.skipIf(process.platform !== "linux" || glibc === undefined)("load failu
     const other = process.arch === "x64" ? "arm64" : "x64";
     const foreign = loadError(packageDir({ [`prebuilds/linux-${other}/mfn.napi.glibc.node`]: empty }));
     expect(foreign).toContain(`there is no prebuilt binary for ${platform} (only for linux-${other})`);
-    expect(foreign).toContain("npm rebuild mfn --build-from-source");
+    expect(foreign).toContain("MFN_FORCE_BUILD=1 npm rebuild mfn");
     const none = loadError(packageDir({ "package.json": Buffer.from("{}") }));
     expect(none).toContain("- nothing: no prebuilt binary matches and there is no local build");
     expect(none).toContain("has no prebuilt binaries");

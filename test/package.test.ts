@@ -6,7 +6,7 @@
 // createEmbedder() works, its embeddings equal the local source build's bit for
 // bit on real LFW images (aligned and not, flip on and off), and the CUDA plugin
 // in the tarball loads far enough to say why there is no GPU. Finally a forced
-// source build inside that project (`npm rebuild mfn --build-from-source`)
+// source build inside that project (`MFN_FORCE_BUILD=1 npm rebuild mfn`)
 // gives the same embeddings.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, readdirSync, rmSync, statSync,
@@ -218,7 +218,10 @@ describe.skipIf(!hasLfw || process.platform !== "linux")("the packed npm package
                             { encoding: "utf8", env: cleanEnv(strippedPath) });
     expect(found.stdout.trim()).toBe("");
     expect(installLog).toContain(`mfn: using the prebuilt binary prebuilds/${platform}/mfn.napi.glibc.node`);
-    expect(existsSync(join(consumer, "node_modules", "mfn", "build"))).toBe(false);
+    // Nothing was built; the install script recorded its choice (the loader reads it: src/native.ts).
+    expect(existsSync(join(consumer, "node_modules", "mfn", "build", "Release"))).toBe(false);
+    const record = JSON.parse(readFileSync(join(consumer, "node_modules", "mfn", "build", "mfn-install.json"), "utf8"));
+    expect(record.binary).toBe("prebuilt");
     expect(existsSync(join(consumer, "node_modules", "onnxruntime-node"))).toBe(false);
   });
 
@@ -247,10 +250,10 @@ describe.skipIf(!hasLfw || process.platform !== "linux")("the packed npm package
     expect(result.auto.fallbackReason).not.toMatch(/cannot load the CUDA plugin|no CUDA plugin/);
   });
 
-  it("builds from source when asked (npm rebuild mfn --build-from-source), with the same embeddings", () => {
+  it("builds from source when asked (MFN_FORCE_BUILD=1 npm rebuild mfn), with the same embeddings", () => {
     const rebuilt = run(process.execPath,
-      [npmCli(), "rebuild", "mfn", "--build-from-source", "--foreground-scripts", "--loglevel=warn"],
-      { cwd: consumer, env: cleanEnv(process.env["PATH"] ?? "") });
+      [npmCli(), "rebuild", "mfn", "--foreground-scripts", "--loglevel=warn"],
+      { cwd: consumer, env: { ...cleanEnv(process.env["PATH"] ?? ""), MFN_FORCE_BUILD: "1" } });
     timings["source build"] = rebuilt.seconds;
     expect(rebuilt.stdout).toContain("mfn: built build/Release/mfn.node from source");
     const fromSource = runConsumer();
