@@ -5,9 +5,10 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // Native addons crash vitest's threads pool: every test file gets its own process.
     pool: "forks",
-    // One file at a time: the serving suite asserts throughput and event-loop
-    // delay, and the package suite compiles; on a 2-core machine running them
-    // beside each other measures the neighbours, not mfn.
+    // One file at a time: the package suite compiles and several suites run
+    // whole-network batches and child processes; on a 2-core machine running
+    // them beside each other only makes each slower. (Throughput is measured
+    // by npm run bench:serving, never asserted here.)
     fileParallelism: false,
     // The suites test the local build (build/Release), never a prebuilt binary in prebuilds/.
     env: { MFN_FORCE_BUILD: "1" },

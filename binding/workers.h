@@ -26,9 +26,10 @@ Napi::Promise queue_create(Napi::Env env, AddonData* addon, mfn::EngineOptions o
 
 // engine.embed(images, flip, out, cancelToken?): validates every image on
 // the JS thread (throws typed errors, so that a bad image never reaches a
-// shared batch), then submits one request to the batching queue, reading
-// the pixels in place and writing into `out`. Throws MFN_QUEUE_FULL when the
-// queue is full. Resolves with undefined; rejects with MFN_ABORTED when the
+// shared batch), then submits one request to the batching queue with a copy
+// of the pixels (image_args.h); the rows reach `out` when the call settles,
+// or it rejects with MFN_INVALID_ARGUMENT if `out` was detached or resized
+// meanwhile. Throws MFN_QUEUE_FULL when maxQueue images are waiting. Resolves with undefined; rejects with MFN_ABORTED when the
 // token was cancelled before the images were batched.
 Napi::Promise queue_embed(const Napi::CallbackInfo& info, EngineWrap* owner);
 

@@ -36,9 +36,9 @@ export interface EmbedderOptions {
    */
   maxDelayUs?: number;
   /**
-   * Images waiting in the batching queue beyond which a call rejects at once
-   * with MFN_QUEUE_FULL (default 4 * maxBatch). A call larger than this still
-   * runs when the queue is empty.
+   * Images waiting in the batching queue at which a call rejects at once with
+   * MFN_QUEUE_FULL (default 4 * maxBatch). While fewer wait, a call of any
+   * size is admitted, so large batches are never starved by small calls.
    */
   maxQueue?: number;
 }

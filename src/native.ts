@@ -20,7 +20,8 @@
 //
 // Binding conventions: argument and state errors are thrown synchronously as
 // Errors with a `code` (MFN_*); asynchronous failures reject the same way.
-// Pixel data is read in place and must stay untouched until the call settles.
+// The binding copies pixels before embed() returns and writes rows into `out`
+// when the call settles; preprocess() reads pixels before it returns.
 
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -50,7 +51,7 @@ export interface NativeEngineOptions {
   maxBatch: number;
   /** How long (µs) a call waits for others to share its batch; absent = the binding's default. */
   maxDelayUs?: number;
-  /** Images the batching queue holds before embed() throws MFN_QUEUE_FULL; absent = 4 * maxBatch. */
+  /** Images waiting at which embed() throws MFN_QUEUE_FULL (a call of any size is admitted below); absent = 4 * maxBatch. */
   maxQueue?: number;
 }
 
@@ -87,8 +88,8 @@ export interface NativeEngine {
   readonly disposed: boolean;
   /**
    * Embeds images into out[images.length * dimensions] (unit rows) through the
-   * engine's batching queue. Validates every image first and throws its error;
-   * throws MFN_QUEUE_FULL when the queue holds maxQueue images.
+   * engine's batching queue. Validates and copies every image first and throws
+   * its error; throws MFN_QUEUE_FULL when the queue holds maxQueue images.
    */
   embed(images: NativeImage[], flip: boolean, out: Float32Array, cancel?: NativeCancelToken): Promise<void>;
   /** Writes the model input (NCHW, c*h*w values) of one image. Synchronous. */
