@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <utility>
 
 #include "napi_util.h"
 
@@ -114,21 +116,26 @@ OwnedImages own_images(Napi::Env env, const std::vector<ImageValues>& values,
   const size_t n = values.size();
   owned.images.resize(n);
   owned.landmarks.resize(n * 10);
+  // One copy per distinct source: an array that names the same pixels many
+  // times must not multiply the memory the call takes.
+  std::map<std::pair<const uint8_t*, size_t>, size_t> offsets;
+  std::vector<size_t> offset_of(n);
   size_t total = 0;
   for (size_t i = 0; i < n; ++i) {
-    owned.images[i] = check_image(env, values[i], name_of(i), &owned.landmarks[i * 10]);
-    total += owned.images[i].size;
+    mfn::ImageInput& image = owned.images[i];
+    image = check_image(env, values[i], name_of(i), &owned.landmarks[i * 10]);
+    auto [at, added] = offsets.emplace(std::make_pair(image.data, image.size), total);
+    if (added) total += image.size;
+    offset_of[i] = at->second;
   }
   // One allocation for the whole call, not zeroed (every byte is written
   // below). No JavaScript has run since the checks, so every source still
   // has the bytes they counted.
-  owned.pixels.reset(new uint8_t[total]);
-  size_t offset = 0;
-  for (mfn::ImageInput& image : owned.images) {
-    if (image.size > 0) std::memcpy(owned.pixels.get() + offset, image.data, image.size);
-    image.data = owned.pixels.get() + offset;
-    offset += image.size;
+  owned.pixels.reset(new uint8_t[total == 0 ? 1 : total]);  // std::bad_alloc: see own_images() in the header
+  for (const auto& [source, offset] : offsets) {
+    if (source.second > 0) std::memcpy(owned.pixels.get() + offset, source.first, source.second);
   }
+  for (size_t i = 0; i < n; ++i) owned.images[i].data = owned.pixels.get() + offset_of[i];
   return owned;
 }
 

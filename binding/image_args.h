@@ -61,8 +61,11 @@ struct OwnedImages {
 };
 
 // Step 2 for a call that outlives the JavaScript call: checks every image
-// like check_image(), then copies each image's pixels. Runs no JavaScript.
-// Errors name the image with name_of(i).
+// like check_image(), then copies each distinct image's pixels once (an
+// array naming the same pixels many times costs one copy). Runs no
+// JavaScript. Errors name the image with name_of(i); throws std::bad_alloc
+// when the copy cannot be allocated (the caller turns it into
+// MFN_OUT_OF_MEMORY).
 OwnedImages own_images(Napi::Env env, const std::vector<ImageValues>& values,
                        const std::function<std::string(size_t)>& name_of);
 

@@ -1,6 +1,7 @@
 #include "workers.h"
 
 #include <exception>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -131,14 +132,15 @@ Napi::Promise queue_create(Napi::Env env, AddonData* addon, mfn::EngineOptions o
   return promise;
 }
 
-Napi::Promise queue_embed(const Napi::CallbackInfo& info, EngineWrap* owner) {
+namespace {
+
+Napi::Promise submit_embed(const Napi::CallbackInfo& info, EngineWrap* owner) {
   Napi::Env env = info.Env();
   // Step 1 (image_args.h): every read that can run the caller's JavaScript.
   if (!info[0].IsArray()) throw_invalid(env, "images", "an array of images", info[0]);
   Napi::Array list = info[0].As<Napi::Array>();
   uint32_t n = list.Length();
   std::vector<ImageValues> values;
-  values.reserve(n);
   for (uint32_t i = 0; i < n; ++i) values.push_back(read_image(env, list.Get(i), image_name(i)));
   bool flip = get_bool(env, info[1], "flip");
   Napi::Value out = info[2];
@@ -188,6 +190,18 @@ Napi::Promise queue_embed(const Napi::CallbackInfo& info, EngineWrap* owner) {
     throw;
   }
   return promise;
+}
+
+}  // namespace
+
+Napi::Promise queue_embed(const Napi::CallbackInfo& info, EngineWrap* owner) {
+  // An exception other than Napi::Error escaping into node would end the
+  // process: a call too large for memory is the caller's error.
+  try {
+    return submit_embed(info, owner);
+  } catch (const std::bad_alloc&) {
+    throw make_error(info.Env(), "MFN_OUT_OF_MEMORY", "out of memory taking the call's images");
+  }
 }
 
 void queue_destroy(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, std::shared_ptr<mfn::Engine> engine,

@@ -7,7 +7,8 @@ import { types } from "node:util";
 
 import { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";
 import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
-import { type CheckedImage, type ImageInput, type Landmarks, checkImage, toNativeImages, toNativeLandmarks } from "./inputs.js";
+import { type CallCopies, type CheckedImage, type ImageInput, type Landmarks, checkImage, toNativeImages,
+         toNativeLandmarks } from "./inputs.js";
 import { type NativeCancelToken, type NativeEngine, type NativeImage, nativeBinding, packageRoot } from "./native.js";
 
 /** The most CPU threads an embedder uses (mfn::kMaxThreads in the engine): more is refused. */
@@ -273,7 +274,8 @@ class EmbedderImpl implements Embedder {
     const landmarks = toNativeLandmarks(opts.landmarks, "options.landmarks");
     const signal = checkSignal(opts.signal, "options.signal");
     this.#checkAborted(signal);
-    return this.#embedChecked([checkImage(input, "input", landmarks)], flip, signal);
+    const copies: CallCopies = new Map();
+    return this.#embedChecked([checkImage(input, "input", landmarks, copies)], copies, flip, signal);
   }
 
   async #embedBatch(inputs: unknown, options: unknown): Promise<Float32Array[]> {
@@ -282,8 +284,9 @@ class EmbedderImpl implements Embedder {
     const flip = checkBoolean(opts.flip, "options.flip", this.flip);
     const signal = checkSignal(opts.signal, "options.signal");
     this.#checkAborted(signal);
-    const checked = inputs.map((item: unknown, i: number) => this.#batchItem(item, i));
-    const out = await this.#embedChecked(checked, flip, signal);
+    const copies: CallCopies = new Map();
+    const checked = inputs.map((item: unknown, i: number) => this.#batchItem(item, i, copies));
+    const out = await this.#embedChecked(checked, copies, flip, signal);
     const d = this.dimensions;
     return checked.map((_, i) => out.slice(i * d, (i + 1) * d));
   }
@@ -299,10 +302,11 @@ class EmbedderImpl implements Embedder {
     this.#checkAborted(signal);
     const givenA = this.#givenEmbedding(a, "a");
     const givenB = this.#givenEmbedding(b, "b");
+    const copies: CallCopies = new Map();
     const checked: CheckedImage[] = [];
-    if (givenA === undefined) checked.push(checkImage(a, "a"));
-    if (givenB === undefined) checked.push(checkImage(b, "b"));
-    const out = checked.length > 0 ? await this.#embedChecked(checked, flip, signal) : new Float32Array(0);
+    if (givenA === undefined) checked.push(checkImage(a, "a", undefined, copies));
+    if (givenB === undefined) checked.push(checkImage(b, "b", undefined, copies));
+    const out = checked.length > 0 ? await this.#embedChecked(checked, copies, flip, signal) : new Float32Array(0);
     const d = this.dimensions;
     const ea = givenA ?? out.subarray(0, d);
     const eb = givenB ?? out.subarray(givenA ? 0 : d, givenA ? d : 2 * d);
@@ -314,7 +318,8 @@ class EmbedderImpl implements Embedder {
     const opts = checkOptions<PreprocessOptions>(options, "options", ["mirror", "landmarks"]);
     const mirror = checkBoolean(opts.mirror, "options.mirror", false);
     const landmarks = toNativeLandmarks(opts.landmarks, "options.landmarks");
-    return this.#withImages([checkImage(input, "input", landmarks)], undefined, ([image]) => {
+    const copies: CallCopies = new Map();
+    return this.#withImages([checkImage(input, "input", landmarks, copies)], copies, undefined, ([image]) => {
       const out = new Float32Array(this.#inputValues);
       this.#native.preprocess(image!, mirror, out);
       return out;
@@ -331,9 +336,9 @@ class EmbedderImpl implements Embedder {
    * the caller a tick to change its pixels before the binding copies them);
    * for calls with encoded images once they are decoded.
    */
-  #withImages<T>(checked: CheckedImage[], signal: AbortSignal | undefined,
+  #withImages<T>(checked: CheckedImage[], copies: CallCopies, signal: AbortSignal | undefined,
                  use: (images: NativeImage[]) => T | Promise<T>): Promise<T> {
-    const images = toNativeImages(checked);
+    const images = toNativeImages(checked, copies);
     if (!(images instanceof Promise)) return Promise.resolve(use(images));
     return images.then((decoded) => {
       this.#checkAborted(signal);
@@ -342,20 +347,21 @@ class EmbedderImpl implements Embedder {
   }
 
   /** Embeds checked images through the batching queue: images * dimensions floats, rows in order. */
-  #embedChecked(checked: CheckedImage[], flip: boolean, signal: AbortSignal | undefined): Promise<Float32Array> {
-    return this.#withImages(checked, signal, async (images) => {
+  #embedChecked(checked: CheckedImage[], copies: CallCopies, flip: boolean,
+                signal: AbortSignal | undefined): Promise<Float32Array> {
+    return this.#withImages(checked, copies, signal, async (images) => {
       const out = new Float32Array(images.length * this.dimensions);
       await abortable(signal, (cancel) => this.#native.embed(images, flip, out, cancel));
       return out;
     });
   }
 
-  #batchItem(item: unknown, i: number): CheckedImage {
+  #batchItem(item: unknown, i: number, copies: CallCopies): CheckedImage {
     if (isBatchEntry(item)) {
       const landmarks = toNativeLandmarks(item.landmarks, `inputs[${i}].landmarks`);
-      return checkImage(item.image, `inputs[${i}].image`, landmarks);
+      return checkImage(item.image, `inputs[${i}].image`, landmarks, copies);
     }
-    return checkImage(item, `inputs[${i}]`);
+    return checkImage(item, `inputs[${i}]`, undefined, copies);
   }
 
   /**

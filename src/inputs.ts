@@ -132,13 +132,29 @@ interface Encoded {
   landmarks?: Float32Array;
 }
 
+/**
+ * The copies one call has made, by the caller's array: a call that names the
+ * same buffer many times copies (and decodes) it once, so that repetition
+ * cannot multiply the memory a call takes.
+ */
+export type CallCopies = Map<ArrayBufferView, Uint8Array>;
+
+function copyOnce(view: Uint8Array | Uint8ClampedArray, copies: CallCopies): Uint8Array {
+  let copy = copies.get(view);
+  if (copy === undefined) {
+    copy = snapshot(view);
+    copies.set(view, copy);
+  }
+  return copy;
+}
+
 /** Checks an encoded image's size and format and copies its bytes. */
-function toEncoded(input: Uint8Array, name: string, landmarks: Float32Array | undefined): Encoded {
+function toEncoded(input: Uint8Array, name: string, landmarks: Float32Array | undefined, copies: CallCopies): Encoded {
   const length = byteLengthOf(input);
   if (length === 0) {
     throw new MfnError("MFN_EMPTY_INPUT", `Expected an encoded image for ${name} but received 0 bytes`);
   }
-  const bytes = snapshot(input);
+  const bytes = copyOnce(input, copies);
   if (encodedFormat(bytes) === undefined) {
     throw new MfnError("MFN_DECODE_FAILED",
       `Could not decode ${name} (${length} bytes): not a JPEG, PNG or WebP image (no other format is accepted)`);
@@ -146,7 +162,7 @@ function toEncoded(input: Uint8Array, name: string, landmarks: Float32Array | un
   return { bytes, name, ...(landmarks === undefined ? {} : { landmarks }) };
 }
 
-async function decode({ bytes, name, landmarks }: Encoded): Promise<NativeImage> {
+async function decode({ bytes, name }: Encoded): Promise<NativeImage> {
   let decoded: { data: Buffer; info: OutputInfo };
   try {
     // limitInputPixels: sharp refuses larger images from their header, before decoding.
@@ -162,8 +178,7 @@ async function decode({ bytes, name, landmarks }: Encoded): Promise<NativeImage>
     throw new MfnError("MFN_INTERNAL",
       `Decoding ${name} gave ${info.channels} channels and ${data.byteLength} bytes for ${info.width}x${info.height}, expected 3 channels of 8 bits`);
   }
-  return { data, width: info.width, height: info.height, channels: 3, order: "rgb",
-           ...(landmarks === undefined ? {} : { landmarks }) };
+  return { data, width: info.width, height: info.height, channels: 3, order: "rgb" };
 }
 
 /**
@@ -175,10 +190,12 @@ export type CheckedImage = NativeImage | Encoded;
 
 /**
  * Validates one image synchronously (getters and proxies run here, once).
- * `name` names the argument in error messages ("input", "inputs[3]").
+ * `name` names the argument in error messages ("input", "inputs[3]");
+ * `copies` is shared by the images of one call.
  */
-export function checkImage(input: unknown, name: string, landmarks?: Float32Array): CheckedImage {
-  if (types.isUint8Array(input)) return toEncoded(input, name, landmarks);
+export function checkImage(input: unknown, name: string, landmarks: Float32Array | undefined,
+                           copies: CallCopies): CheckedImage {
+  if (types.isUint8Array(input)) return toEncoded(input, name, landmarks, copies);
   if (typeof input === "object" && input !== null && !Array.isArray(input) && !ArrayBuffer.isView(input) &&
       "data" in input) {
     const image = rawToNative(input as Partial<RawImage>, name);
@@ -201,7 +218,17 @@ function isEncoded(image: CheckedImage): image is Encoded {
  * encoded images, a promise of their decoding; the raw images are copied
  * now, so that what the caller does to its buffers meanwhile changes nothing.
  */
-export function toNativeImages(checked: CheckedImage[]): NativeImage[] | Promise<NativeImage[]> {
+export function toNativeImages(checked: CheckedImage[], copies: CallCopies): NativeImage[] | Promise<NativeImage[]> {
   if (!checked.some(isEncoded)) return checked as NativeImage[];
-  return Promise.all(checked.map((image) => (isEncoded(image) ? decode(image) : { ...image, data: snapshot(image.data) })));
+  const decodes = new Map<Uint8Array, Promise<NativeImage>>();
+  return Promise.all(checked.map(async (image) => {
+    if (!isEncoded(image)) return { ...image, data: copyOnce(image.data, copies) };
+    let decoded = decodes.get(image.bytes);
+    if (decoded === undefined) {
+      decoded = decode(image);
+      decodes.set(image.bytes, decoded);
+    }
+    const { landmarks } = image;
+    return { ...(await decoded), ...(landmarks === undefined ? {} : { landmarks }) };
+  }));
 }

@@ -162,3 +162,28 @@ describe("caller memory released while a call is queued (child process)", () => 
     expect(JSON.parse(child.stdout)).toEqual(["ok", "ok", "MFN_INVALID_ARGUMENT"]);
   });
 });
+
+describe("a call naming the same buffer many times (child process)", () => {
+  it("copies and decodes it once: 64 references to a 128 MiB frame and to a 48 MiB-decoded PNG stay under 1.5 GiB", () => {
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", `
+      const { createEmbedder } = await import(${JSON.stringify(`${packageRoot}/dist/index.js`)});
+      const sharp = (await import(${JSON.stringify(createRequire(import.meta.url).resolve("sharp"))})).default;
+      const mfn = await createEmbedder({ backend: "cpu", flip: false });
+      const frame = { data: new Uint8Array(8192 * 4096 * 4).fill(120), width: 8192, height: 4096, channels: 4 };
+      const png = await sharp({ create: { width: 4000, height: 4000, channels: 3, background: "#7a8090" } }).png().toBuffer();
+      const raw = await mfn.embedBatch(Array.from({ length: 64 }, () => frame));           // the binding's copy
+      const mixed = await mfn.embedBatch([...Array.from({ length: 64 }, () => frame),      // copied in TypeScript too
+                                          ...Array.from({ length: 64 }, () => png)]);      // decoded once
+      await mfn.dispose();
+      const same = raw.every((row) => row.every((x, k) => x === raw[0][k]));
+      console.log(JSON.stringify({ rows: raw.length + mixed.length, same, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+    `], { encoding: "utf8", timeout: 240_000 });
+    expect(child.stderr).toBe("");
+    expect(child.status).toBe(0);
+    const result = JSON.parse(child.stdout) as { rows: number; same: boolean; maxRssMiB: number };
+    expect(result.rows).toBe(192);
+    expect(result.same).toBe(true);
+    console.log(`max RSS ${result.maxRssMiB.toFixed(0)} MiB`);
+    expect(result.maxRssMiB).toBeLessThan(1536);
+  });
+});
