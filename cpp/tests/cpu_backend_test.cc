@@ -9,6 +9,7 @@
 
 #include "core/preprocess.h"
 #include "cpu/backend_cpu.h"
+#include "mfn/engine.h"
 #include "tests/check.h"
 #include "tests/conv_reference.h"
 
@@ -101,6 +102,17 @@ int main() {
   std::vector<std::vector<float>> expect[2];
   for (int flip = 0; flip < 2; ++flip)
     for (const mfn_image& im : batch) expect[flip].push_back(reference(plan, im, flip != 0));
+
+  // One threads bound (include/mfn/engine.h): more than kMaxThreads is
+  // refused, never capped silently.
+  {
+    mfn_backend_config config{};
+    config.threads = mfn::kMaxThreads + 1;
+    config.max_batch = 1;
+    mfn::Status status;
+    CHECK(mfn::make_cpu_backend(plan, config, &status) == nullptr);
+    CHECK(status.code() == mfn::Code::invalid_argument);
+  }
 
   std::vector<float> first_run[2];
   for (int threads = 1; threads <= 3; ++threads) {
