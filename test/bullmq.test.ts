@@ -6,7 +6,6 @@
 import { spawnSync } from "node:child_process";
 
 import { type Job, QueueEvents } from "bullmq";
-import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import {
@@ -15,30 +14,10 @@ import {
 import { type Embedder, type Landmarks, createEmbedder } from "../src/index.js";
 import { packageRoot } from "../src/native.js";
 import { codeOf } from "./helpers/errors.js";
-import { hasLfw, imageSpread, landmarksOf, readImage } from "./helpers/lfw.js";
-import { REDIS_URL, dropQueue, redisUnavailable, uniqueQueue } from "./helpers/redis.js";
-import { noiseImage } from "./helpers/tensors.js";
+import { type Face, REDIS_URL, dropQueue, expectSameBits, faces, redisUnavailable, uniqueQueue } from "./helpers/queue.js";
 
 const noRedis = await redisUnavailable();
 if (noRedis) console.warn(`skipping mfn/bullmq: ${noRedis}`);
-
-interface Face { bytes: Buffer; landmarks: Landmarks }
-
-/** Real faces (LFW) when the data set is here, else PNGs of noise; with landmarks that fit them. */
-async function faces(count: number): Promise<Face[]> {
-  if (hasLfw) return imageSpread(count).map((path) => ({ bytes: readImage(path), landmarks: landmarksOf(path) }));
-  return Promise.all(Array.from({ length: count }, async (_, i) => {
-    const raw = noiseImage(160, 160, 3, i + 1);
-    const bytes = await sharp(raw.data, { raw: { width: 160, height: 160, channels: 3 } }).png().toBuffer();
-    return { bytes, landmarks: [[56, 64], [104, 64], [80, 88], [60, 115], [100, 115]] as Landmarks };
-  }));
-}
-
-function expectSameBits(actual: Float32Array, expected: Float32Array): void {
-  expect(actual.length).toBe(expected.length);
-  expect(Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength)
-    .equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))).toBe(true);
-}
 
 /** Resolves with the first event `name` of `worker`'s BullMQ worker. */
 function nextEvent<T extends unknown[]>(worker: EmbeddingWorker, name: string): Promise<T> {
