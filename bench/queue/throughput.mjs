@@ -14,7 +14,7 @@
 // --inflight calls in flight until --jobs calls are done. In-process and the
 // queue configurations alternate over --reps repetitions. The images are
 // LFW faces (../shared/data/lfw or MFN_LFW_DIR) aligned with their landmarks.
-import { type } from "node:os";
+import { loadavg } from "node:os";
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -158,13 +158,15 @@ function encodingMs() {
   return (performance.now() - t) / n;
 }
 
-const record = { ...provenance(), os: type(), flags, images: `${faces.length} LFW faces, aligned with landmarks`, runs: [] };
+const redisVersion = /^redis_version:(\S+)/m.exec(await redis.info("server"))[1];
+const bullmqVersion = JSON.parse(readFileSync(join(root, "node_modules", "bullmq", "package.json"), "utf8")).version;
+const record = { ...provenance(), redisVersion, bullmqVersion, flags, images: `${faces.length} LFW faces, aligned with landmarks`, runs: [] };
 const log = (label, result) => {
   console.log(`${label.padEnd(44)} ${result.jobsPerSecond.toFixed(1).padStart(7)} jobs/s  p50 ${result.p50Ms.toFixed(1)} ms` +
               `  p99 ${result.p99Ms.toFixed(1)} ms  mean batch ${result.meanBatch.toFixed(1)}` +
               (result.redisCommandsPerJob ? `  redis/job: ${result.redisCommandsPerJob.toFixed(1)} cmds, ` +
                 `${result.redisScriptsPerJob.toFixed(2)} scripts, ${result.redisCpuMsPerJob.toFixed(2)} ms cpu` : ""));
-  record.runs.push({ label, ...result });
+  record.runs.push({ label, ...result, loadAverage1m: loadavg()[0] });
 };
 
 // 1. Throughput and latency: in-process against 1 and 2 worker processes, interleaved.
