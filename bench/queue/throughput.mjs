@@ -7,7 +7,7 @@
 // worker's concurrency with the engine batches it formed.
 //
 //   node bench/queue/throughput.mjs [--jobs 800] [--inflight 128] [--images 32] [--flip off] [--reps 2]
-//        [--lone 150] [--sweep 1,4,16,64,256] [--redis redis://127.0.0.1:6379]
+//        [--lone 200] [--sweep 1,4,16,64,256] [--redis redis://127.0.0.1:6379]
 //        [--json bench/results/queue-throughput.json]
 //
 // Every configuration gets a fresh queue, warms up with 64 jobs, then keeps
@@ -29,7 +29,7 @@ import { createEmbedder } from "../../dist/index.js";
 import { closedLoop, median, parseFlags, percentile, provenance, root, writeResult } from "../serving/common.mjs";
 
 const flags = parseFlags({
-  jobs: 800, inflight: 128, images: 32, flip: "off", reps: 2, lone: 150, sweep: "1,4,16,64,256",
+  jobs: 800, inflight: 128, images: 32, flip: "off", reps: 2, lone: 200, sweep: "1,4,16,64,256",
   redis: "redis://127.0.0.1:6379", json: "",
 });
 const flip = flags.flip === "on";
@@ -105,8 +105,8 @@ function summary(run, total) {
 
 const item = (i) => faces[i % faces.length];
 
-async function inProcess(total, inflight, threads = 0) {
-  const embedder = await createEmbedder({ backend: "cpu", flip, threads });
+async function inProcess(total, inflight) {
+  const embedder = await createEmbedder({ backend: "cpu", flip });
   try {
     const call = (i) => embedder.embed(item(i).image, { landmarks: item(i).landmarks });
     await closedLoop(call, { clients: Math.min(inflight, 64), total: 64 });
@@ -180,11 +180,49 @@ for (let r = 0; r < flags.reps; r++) {
   for (const [label, run] of r % 2 ? [...configs].reverse() : configs) log(`${label} (rep ${r + 1})`, await run());
 }
 
-// 2. Per-job cost of the queue: one job at a time.
-const loneLocal = await inProcess(flags.lone, 1);
-log("lone call, in-process", loneLocal);
-const loneQueue = await throughQueue({ workers: 1, threads: 0, concurrency: 1, total: flags.lone, inflight: 1 });
-log("lone job, queue (1 worker)", loneQueue);
+// 2. Per-job cost of the queue: one call at a time, a local embed() and a queued job of the same image
+// alternating (which goes first alternates too), so that both see the same load; medians of the pairs.
+async function lonePairs(count) {
+  const queue = `mfn-bench-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const [worker] = await startWorkers(queue, 1, { threads: 0, concurrency: 1 });
+  const embedder = await createEmbedder({ backend: "cpu", flip });
+  const client = createEmbeddingClient({ queue, connection: flags.redis });
+  try {
+    await client.waitUntilReady();
+    const time = async (call) => {
+      const t = performance.now();
+      await call();
+      return performance.now() - t;
+    };
+    const local = (i) => time(() => embedder.embed(item(i).image, { landmarks: item(i).landmarks }));
+    const queued = (i) => time(() => client.embed(item(i).image, { landmarks: item(i).landmarks }));
+    for (let i = 0; i < 16; i++) await Promise.all([local(i), queued(i)]);
+    const pairs = [];
+    const counters = await redisCounters();
+    for (let i = 0; i < count; i++) {
+      const [a, b] = i % 2 ? [await queued(i), await local(i)].reverse() : [await local(i), await queued(i)];
+      pairs.push({ local: a, queued: b });
+    }
+    const redisCost = perJob(counters, await redisCounters(), count);
+    return {
+      localP50Ms: median(pairs.map((p) => p.local)),
+      queuedP50Ms: median(pairs.map((p) => p.queued)),
+      overheadMs: median(pairs.map((p) => p.queued - p.local)),
+      overheadP90Ms: percentile(pairs.map((p) => p.queued - p.local), 90),
+      ...redisCost,
+    };
+  } finally {
+    await client.queue.obliterate({ force: true });
+    await client.close();
+    await embedder.dispose();
+    await worker.stop();
+  }
+}
+const lone = await lonePairs(flags.lone);
+console.log(`lone calls: local p50 ${lone.localP50Ms.toFixed(1)} ms, queued p50 ${lone.queuedP50Ms.toFixed(1)} ms, ` +
+            `overhead median ${lone.overheadMs.toFixed(1)} ms (p90 ${lone.overheadP90Ms.toFixed(1)} ms), ` +
+            `redis ${lone.redisScriptsPerJob.toFixed(2)} scripts/job`);
+record.lone = lone;
 record.encodingMsPerJob = encodingMs();
 
 // 3. Throughput against the worker's concurrency (client keeps twice as many jobs queued).
@@ -195,14 +233,15 @@ for (const concurrency of flags.sweep.split(",").map(Number)) {
 }
 
 const by = (prefix) => record.runs.filter((run) => run.label.startsWith(prefix));
-const med = (runs, key) => median(runs.map((run) => run[key]));
 const local = by("in-process, 2 threads");
+// Ratios per repetition (each against the in-process run of the same repetition), then their median.
+const ratio = (prefix) => median(by(prefix).map((run, r) => run.jobsPerSecond / local[r].jobsPerSecond));
 record.summary = {
-  inProcessJobsPerSecond: med(local, "jobsPerSecond"),
-  oneWorkerRatio: med(by("queue, 1 worker process"), "jobsPerSecond") / med(local, "jobsPerSecond"),
-  twoWorkersRatio: med(by("queue, 2 worker processes"), "jobsPerSecond") / med(local, "jobsPerSecond"),
-  queueOverheadMsPerJob: loneQueue.p50Ms - loneLocal.p50Ms,
-  redisCpuMsPerJob: med(by("queue, 1 worker process"), "redisCpuMsPerJob"),
+  inProcessJobsPerSecond: median(local.map((run) => run.jobsPerSecond)),
+  oneWorkerRatio: ratio("queue, 1 worker process"),
+  twoWorkersRatio: ratio("queue, 2 worker processes"),
+  queueOverheadMsPerJob: lone.overheadMs,
+  redisCpuMsPerJob: median(by("queue, 1 worker process").map((run) => run.redisCpuMsPerJob)),
   encodingMsPerJob: record.encodingMsPerJob,
 };
 console.log(JSON.stringify(record.summary, null, 2));
