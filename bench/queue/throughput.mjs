@@ -94,6 +94,8 @@ async function startWorkers(queue, count, options) {
   }));
 }
 
+const cpuMs = (usage) => (usage.user + usage.system) / 1000;
+
 function summary(run, total) {
   return {
     jobsPerSecond: total / run.seconds,
@@ -111,9 +113,14 @@ async function inProcess(total, inflight) {
     const call = (i) => embedder.embed(item(i).image, { landmarks: item(i).landmarks });
     await closedLoop(call, { clients: Math.min(inflight, 64), total: 64 });
     const before = embedder.batchStats();
+    const cpu = process.cpuUsage();
     const run = await closedLoop(call, { clients: inflight, total });
     const after = embedder.batchStats();
-    return { ...summary(run, total), meanBatch: (after.images - before.images) / (after.batches - before.batches) };
+    return {
+      ...summary(run, total),
+      meanBatch: (after.images - before.images) / (after.batches - before.batches),
+      cpuMsPerJob: cpuMs(process.cpuUsage(cpu)) / total,
+    };
   } finally {
     await embedder.dispose();
   }
@@ -130,12 +137,18 @@ async function throughQueue({ workers, threads, concurrency, total, inflight }) 
     await closedLoop(call, { clients: Math.min(inflight, 64), total: 64 });
     const before = await Promise.all(started.map((w) => w.stats()));
     const counters = await redisCounters();
+    const cpu = process.cpuUsage();
     const run = await closedLoop(call, { clients: inflight, total });
+    const clientCpuMsPerJob = cpuMs(process.cpuUsage(cpu)) / total;
     const redisCost = perJob(counters, await redisCounters(), total);
     const after = await Promise.all(started.map((w) => w.stats()));
+    const workerCpuMs = after.reduce((sum, a, k) => sum + cpuMs(a.cpu) - cpuMs(before[k].cpu), 0);
     const images = after.reduce((s, a, k) => s + a.stats.images - before[k].stats.images, 0);
     const batches = after.reduce((s, a, k) => s + a.stats.batches - before[k].stats.batches, 0);
-    return { ...summary(run, total), meanBatch: images / batches, ...redisCost };
+    return {
+      ...summary(run, total), meanBatch: images / batches, ...redisCost,
+      workerCpuMsPerJob: workerCpuMs / total, clientCpuMsPerJob,
+    };
   } finally {
     await client.queue.obliterate({ force: true });
     await client.close();
@@ -164,8 +177,11 @@ const record = { ...provenance(), redisVersion, bullmqVersion, flags, images: `$
 const log = (label, result) => {
   console.log(`${label.padEnd(44)} ${result.jobsPerSecond.toFixed(1).padStart(7)} jobs/s  p50 ${result.p50Ms.toFixed(1)} ms` +
               `  p99 ${result.p99Ms.toFixed(1)} ms  mean batch ${result.meanBatch.toFixed(1)}` +
-              (result.redisCommandsPerJob ? `  redis/job: ${result.redisCommandsPerJob.toFixed(1)} cmds, ` +
-                `${result.redisScriptsPerJob.toFixed(2)} scripts, ${result.redisCpuMsPerJob.toFixed(2)} ms cpu` : ""));
+              (result.redisCommandsPerJob
+                ? `  redis/job: ${result.redisCommandsPerJob.toFixed(1)} cmds, ${result.redisScriptsPerJob.toFixed(2)} scripts;` +
+                  `  cpu ms/job: worker ${result.workerCpuMsPerJob.toFixed(2)}, client ${result.clientCpuMsPerJob.toFixed(2)},` +
+                  ` redis ${result.redisCpuMsPerJob.toFixed(2)}`
+                : `  cpu ms/job ${result.cpuMsPerJob.toFixed(2)}`));
   record.runs.push({ label, ...result, loadAverage1m: loadavg()[0] });
 };
 
@@ -241,7 +257,13 @@ record.summary = {
   oneWorkerRatio: ratio("queue, 1 worker process"),
   twoWorkersRatio: ratio("queue, 2 worker processes"),
   queueOverheadMsPerJob: lone.overheadMs,
-  redisCpuMsPerJob: median(by("queue, 1 worker process").map((run) => run.redisCpuMsPerJob)),
+  // CPU time per job (ms, all cores): the in-process embed against worker + client + Redis for a queued job.
+  cpuMsPerJob: {
+    inProcess: median(local.map((run) => run.cpuMsPerJob)),
+    worker: median(by("queue, 1 worker process").map((run) => run.workerCpuMsPerJob)),
+    client: median(by("queue, 1 worker process").map((run) => run.clientCpuMsPerJob)),
+    redis: median(by("queue, 1 worker process").map((run) => run.redisCpuMsPerJob)),
+  },
   encodingMsPerJob: record.encodingMsPerJob,
 };
 console.log(JSON.stringify(record.summary, null, 2));

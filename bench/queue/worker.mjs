@@ -7,7 +7,7 @@
 //
 // Started with an IPC channel (child_process.fork) it reports
 // { ready, pid, backend } once it takes jobs and answers "stats" with the
-// embedder's batch counters and its own job counts. SIGTERM or SIGINT: stop
+// embedder's batch counters, its own job counts and its CPU time. SIGTERM or SIGINT: stop
 // taking jobs, finish the running ones, exit 0.
 import { createEmbedder } from "mfn";
 import { createEmbeddingWorker } from "mfn/bullmq";
@@ -54,7 +54,7 @@ await worker.waitUntilReady();
 const report = (message) => (process.send ? process.send(message) : console.log(JSON.stringify(message)));
 report({ ready: true, pid: process.pid, backend: embedder.backend });
 process.on("message", (message) => {
-  if (message === "stats") report({ stats: embedder.batchStats(), jobs });
+  if (message === "stats") report({ stats: embedder.batchStats(), jobs, cpu: process.cpuUsage() });
 });
 
 let stopping = false;
