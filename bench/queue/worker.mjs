@@ -14,7 +14,7 @@ import { createEmbeddingWorker } from "mfn/bullmq";
 
 const defaults = {
   queue: "", redis: "redis://127.0.0.1:6379", concurrency: 64, threads: 0, flip: "on", backend: "auto",
-  "max-batch": 256, "max-delay-us": -1, "stalled-ms": 30_000, "lock-ms": 30_000,
+  "max-batch": 256, "max-delay-us": -1, "stalled-ms": 30_000, "lock-ms": 30_000, "max-stalled": 1,
 };
 
 function flags() {
@@ -43,7 +43,9 @@ const embedder = await createEmbedder({
 });
 const worker = createEmbeddingWorker({
   queue: options.queue, connection: options.redis, embedder, concurrency: options.concurrency,
-  worker: { stalledInterval: options["stalled-ms"], lockDuration: options["lock-ms"] },
+  worker: {
+    stalledInterval: options["stalled-ms"], lockDuration: options["lock-ms"], maxStalledCount: options["max-stalled"],
+  },
 });
 const jobs = { active: 0, completed: 0, failed: 0 };
 worker.worker.on("active", () => { jobs.active++; });
