@@ -4,6 +4,7 @@
 // another worker; close() finishes the running jobs; abort and close settle
 // waiting calls. Skips when no Redis answers (MFN_REDIS_URL).
 import { spawnSync } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
 
 import { type Job, QueueEvents } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -233,6 +234,25 @@ describe.skipIf(noRedis !== null)("mfn/bullmq", () => {
       expect({ ...face, embedding: undefined }).toEqual({ ...expected[i], embedding: undefined });
       expectSameBits(face.embedding, expected[i]!.embedding);
     });
+  });
+});
+
+describe("mfn/bullmq with no Redis answering", () => {
+  it("calls end with their signal, and close() does not wait for a connection", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve)); // nothing listens there now
+    const errors: Error[] = [];
+    const client = createEmbeddingClient({ queue: "unreachable", connection: `redis://127.0.0.1:${port}`,
+                                           onError: (error) => errors.push(error) });
+    expect(await codeOf(client.embed(Buffer.from([1, 2, 3]), { signal: AbortSignal.timeout(300) }))).toBe("MFN_ABORTED");
+    const pending = codeOf(client.embed(Buffer.from([1, 2, 3])));
+    const started = performance.now();
+    await client.close();
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(await pending).toBe("MFN_DISPOSED");
+    expect(errors.length).toBeGreaterThan(0);
   });
 });
 

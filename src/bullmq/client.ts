@@ -151,6 +151,7 @@ class EmbeddingClientImpl implements EmbeddingClient {
     const lastEventId = micros === undefined ? "0-0" : `${BigInt(micros) / 1000n - 1n}-18446744073709551615`;
     const events = new bullmq.QueueEvents(name, { ...options, lastEventId });
     this.#events = events;
+    if (this.#closing) await events.close();
     events.on("error", onError);
     events.on("completed", ({ jobId, returnvalue }) => this.#waiters.get(jobId)?.settle(returnvalue));
     events.on("failed", ({ jobId, failedReason }) => this.#waiters.get(jobId)?.fail(errorFromReason(failedReason)));
@@ -203,8 +204,9 @@ class EmbeddingClientImpl implements EmbeddingClient {
       for (const waiter of this.#waiters.values()) {
         waiter.fail(new MfnError("MFN_DISPOSED", "The embedding client was closed before the job finished"));
       }
-      await Promise.allSettled([this.#ready]);
-      await Promise.all([this.#events?.close(), this.queue.close()]);
+      // Not waiting for #ready: with Redis unreachable it never settles. #start closes a stream reader it makes later.
+      await this.queue.close();
+      await this.#events?.close();
     })();
     return this.#closing;
   }
