@@ -9,7 +9,9 @@ import { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";
 import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
 import { type CallCopies, type CheckedImage, type ImageInput, type Landmarks, checkImage, toNativeImages,
          toNativeLandmarks } from "./inputs.js";
-import { type NativeCancelToken, type NativeEngine, type NativeImage, nativeBinding, packageRoot } from "./native.js";
+import {
+  type NativeBatchStats, type NativeCancelToken, type NativeEngine, type NativeImage, nativeBinding, packageRoot,
+} from "./native.js";
 
 /** The most CPU threads an embedder uses (mfn::kMaxThreads in the engine): more is refused. */
 export const MAX_THREADS = 256;
@@ -90,6 +92,9 @@ export interface StageTimings {
   deviceToHostMs: number;
 }
 
+/** Counters of the embedder's batching queue since it was created (read-only). */
+export type BatchStats = NativeBatchStats;
+
 export interface Embedder {
   /** The backend that runs the model. */
   readonly backend: BackendName;
@@ -108,6 +113,8 @@ export interface Embedder {
   /** The model input the engine feeds the network (NCHW, c*h*w values, normalised). */
   preprocess(input: ImageInput, options?: PreprocessOptions): Promise<Float32Array>;
   lastTimings(): StageTimings;
+  /** Batches the queue formed so far: images / batches is the mean batch size. */
+  batchStats(): BatchStats;
   /**
    * Stops the embedder at once, without waiting for pending calls: calls
    * whose batch is already running finish and resolve; calls still waiting
@@ -248,6 +255,11 @@ class EmbedderImpl implements Embedder {
   lastTimings(): StageTimings {
     if (this.#disposed) throw atCallSite(disposedError(), callSite(EmbedderImpl.prototype.lastTimings));
     return this.#native.lastTimings();
+  }
+
+  batchStats(): BatchStats {
+    if (this.#disposed) throw atCallSite(disposedError(), callSite(EmbedderImpl.prototype.batchStats));
+    return this.#native.batchStats();
   }
 
   dispose(): Promise<void> {

@@ -2,6 +2,7 @@
 export { MAX_THREADS, createEmbedder } from "./embedder.js";
 export type {
   BackendName,
+  BatchStats,
   BatchItem,
   EmbedBatchOptions,
   EmbedOptions,

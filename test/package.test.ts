@@ -225,6 +225,15 @@ describe.skipIf(!hasLfw || process.platform !== "linux")("the packed npm package
     expect(existsSync(join(consumer, "node_modules", "onnxruntime-node"))).toBe(false);
   });
 
+  it("installs no optional peer (bullmq, ioredis); mfn/bullmq then says how to install them", () => {
+    expect(existsSync(join(consumer, "node_modules", "bullmq"))).toBe(false);
+    expect(existsSync(join(consumer, "node_modules", "ioredis"))).toBe(false);
+    const { stdout } = run(process.execPath, ["--input-type=module", "-e",
+      'import("mfn/bullmq").then(() => console.log("loaded"), (e) => console.log(e.code, e.message))'],
+      { cwd: consumer, env: cleanEnv(strippedPath) });
+    expect(stdout).toMatch(/^MFN_DEPENDENCY_MISSING .*npm install bullmq ioredis/);
+  });
+
   it("createEmbedder() runs the prebuilt binary", () => {
     const installedRoot = join(consumer, "node_modules", "mfn");
     expect(result.mapped.map((file) => relative(installedRoot, file)))

@@ -13,6 +13,8 @@ import sharp from "sharp";
 
 import { MfnError, createEmbedder } from "mfn";
 
+import { createFrontEmbedder, frontConfig } from "./front.mjs";
+
 const ACCEPTED_FORMATS = new Set(["jpeg", "png", "webp"]);
 const IMAGE_TYPES = new Set(["image/jpeg", "image/png", "image/webp"]);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -63,6 +65,7 @@ export function configFromEnv(env = process.env) {
     maxImageSide: int("MAX_IMAGE_SIDE", 4096),
     maxImagePixels: int("MAX_IMAGE_PIXELS", 16 * 2 ** 20),
     maxBatchItems: int("MAX_BATCH_ITEMS", 64),
+    front: frontConfig(env),
   };
 }
 
@@ -229,7 +232,8 @@ function send(res, status, payload, headers = {}) {
  * then closes the listener and disposes of the embedder.
  */
 export async function startServer(config = configFromEnv()) {
-  const embedder = await createEmbedder({
+  // Front mode (front.mjs): workers on a queue embed; otherwise this process does.
+  const embedder = config.front ? await createFrontEmbedder(config.front) : await createEmbedder({
     backend: config.backend,
     flip: config.flip,
     maxBatch: config.maxBatch,
