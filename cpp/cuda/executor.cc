@@ -135,7 +135,9 @@ Executor::~Executor() {
   cudaSetDevice(device_);
   for (Slot& slot : slots_) {
     if (slot.stream) cudaStreamSynchronize(slot.stream);
+#if MFN_CUDA_GRAPHS
     for (auto& graph : slot.graphs) cudaGraphExecDestroy(graph.second);
+#endif
     for (cudaEvent_t ev : {slot.begin, slot.h2d_done, slot.compute_begin, slot.compute_done, slot.end}) {
       if (ev) cudaEventDestroy(ev);
     }
@@ -168,7 +170,7 @@ Error Executor::reserve_pixels(Slot* slot, size_t bytes) {
 }
 
 // Enqueues every kernel of one pass over `bucket` images on the slot's
-// stream (captured into a graph by graph_for).
+// stream (captured into a graph by graph_for, or run as is without graphs).
 Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
   const cudaStream_t s = slot.stream;
   const int passes = bucket * (flip ? 2 : 1);
@@ -281,6 +283,7 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
   return Error::none();
 }
 
+#if MFN_CUDA_GRAPHS
 Error Executor::graph_for(Slot* slot, int bucket, bool flip, cudaGraphExec_t* exec) {
   const int key = bucket * 2 + (flip ? 1 : 0);
   for (const auto& graph : slot->graphs) {
@@ -301,22 +304,33 @@ Error Executor::graph_for(Slot* slot, int bucket, bool flip, cudaGraphExec_t* ex
     return cuda_error(ended, "cudaStreamEndCapture(stream, &graph)", __FILE__, __LINE__);
   }
   cudaGraphExec_t instance = nullptr;
+  // CUDA 12 gave cudaGraphInstantiate a flags argument; CUDA 11 has that
+  // form under another name (its cudaGraphInstantiate takes an error node
+  // and a log buffer instead).
+#if CUDART_VERSION >= 12000
   const cudaError_t instantiated = cudaGraphInstantiate(&instance, graph, 0);
+#else
+  const cudaError_t instantiated = cudaGraphInstantiateWithFlags(&instance, graph, 0);
+#endif
   cudaGraphDestroy(graph);
   MFN_CUDA_CHECK(instantiated);
   slot->graphs.emplace_back(key, instance);
   *exec = instance;
   return Error::none();
 }
+#endif  // MFN_CUDA_GRAPHS
 
 // Stages `count` images into the slot (host), then enqueues copy-in, the
-// network graph and copy-out on the slot's stream. The graph waits for the
-// previous chunk's compute (the other slot): activations are shared.
+// network (its graph, or its kernels) and copy-out on the slot's stream.
+// The network waits for the previous chunk's compute (the other slot):
+// activations are shared.
 Error Executor::submit(Slot* slot, const Slot& previous, const mfn_image* images, const Rect* rects, size_t count,
                         bool flip, float* out) {
   const int bucket = bucket_for(static_cast<int>(count), max_batch_);
+#if MFN_CUDA_GRAPHS
   cudaGraphExec_t exec = nullptr;
   MFN_CUDA_RETURN_IF_ERROR(graph_for(slot, bucket, flip, &exec));
+#endif
   const auto started = std::chrono::steady_clock::now();
 
   size_t total = 0;
@@ -355,7 +369,11 @@ Error Executor::submit(Slot* slot, const Slot& previous, const mfn_image* images
   MFN_CUDA_CHECK(cudaEventRecord(slot->h2d_done, s));
   MFN_CUDA_CHECK(cudaStreamWaitEvent(s, previous.compute_done, 0));
   MFN_CUDA_CHECK(cudaEventRecord(slot->compute_begin, s));
+#if MFN_CUDA_GRAPHS
   MFN_CUDA_CHECK(cudaGraphLaunch(exec, s));
+#else
+  MFN_CUDA_RETURN_IF_ERROR(enqueue_network(*slot, bucket, flip));
+#endif
   MFN_CUDA_CHECK(cudaEventRecord(slot->compute_done, s));
   MFN_CUDA_CHECK(cudaMemcpyAsync(slot->out_host, slot->out_dev, count * net_.embedding_size * sizeof(float),
                                  cudaMemcpyDeviceToHost, s));
@@ -385,12 +403,14 @@ Error Executor::fail(Error error) {
   bool sticky = is_sticky(static_cast<cudaError_t>(error.cuda_status));
   for (Slot& slot : slots_) {
     slot.busy = false;
+#if MFN_CUDA_GRAPHS
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     if (cudaStreamIsCapturing(slot.stream, &capture) == cudaSuccess && capture != cudaStreamCaptureStatusNone) {
       cudaGraph_t graph = nullptr;
       cudaStreamEndCapture(slot.stream, &graph);
       if (graph) cudaGraphDestroy(graph);
     }
+#endif
     const cudaError_t drained = cudaStreamSynchronize(slot.stream);
     if (is_sticky(drained)) sticky = true;
   }
