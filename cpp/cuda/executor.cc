@@ -195,6 +195,20 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
     const float* bias = params_dev_ + st.bias_offset;
     const float* slope = st.has_slope ? params_dev_ + st.slope_offset : nullptr;
     const __half* residual = st.residual >= 0 ? act(st.residual) : nullptr;
+    // The direct convolutions (stem, generic): FP32 weights, one geometry.
+    const auto fill_direct = [&](const Step& step, auto* p) {
+      p->x = act(step.input);
+      p->w = params_dev_ + step.weight_offset;
+      p->bias = bias;
+      p->slope = slope;
+      p->residual = residual;
+      p->y = act(step.output);
+      p->batch = passes;
+      p->g = ConvGeometry{step.in_c, step.in_h, step.in_w, step.out_c, step.out_h, step.out_w, step.kernel_h,
+                          step.kernel_w, step.stride_h, step.stride_w, step.pad_top, step.pad_left, step.dilation_h,
+                          step.dilation_w};
+      p->residual_after_act = step.residual_after_act;
+    };
     switch (st.kind) {
       case KernelKind::gemm: {
         Conv1x1Params p{};
@@ -237,36 +251,14 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
       }
       case KernelKind::stem: {
         StemParams p{};
-        p.x = act(st.input);
-        p.w = params_dev_ + st.weight_offset;
-        p.bias = bias;
-        p.slope = slope;
-        p.residual = residual;
-        p.y = act(st.output);
-        p.batch = passes;
-        p.in_c = st.in_c, p.in_h = st.in_h, p.in_w = st.in_w;
-        p.out_c = st.out_c, p.out_h = st.out_h, p.out_w = st.out_w;
-        p.kernel_h = st.kernel_h, p.kernel_w = st.kernel_w, p.stride_h = st.stride_h, p.stride_w = st.stride_w;
-        p.pad_top = st.pad_top, p.pad_left = st.pad_left, p.dilation_h = st.dilation_h, p.dilation_w = st.dilation_w;
-        p.residual_after_act = st.residual_after_act;
+        fill_direct(st, &p);
         MFN_CUDA_CHECK(launch_stem_conv(p, s));
         break;
       }
       case KernelKind::generic: {
         ConvGenericParams p{};
-        p.x = act(st.input);
-        p.w = params_dev_ + st.weight_offset;
-        p.bias = bias;
-        p.slope = slope;
-        p.residual = residual;
-        p.y = act(st.output);
-        p.batch = passes;
-        p.in_c = st.in_c, p.in_h = st.in_h, p.in_w = st.in_w;
-        p.out_c = st.out_c, p.out_h = st.out_h, p.out_w = st.out_w;
-        p.kernel_h = st.kernel_h, p.kernel_w = st.kernel_w, p.stride_h = st.stride_h, p.stride_w = st.stride_w;
-        p.pad_top = st.pad_top, p.pad_left = st.pad_left, p.dilation_h = st.dilation_h, p.dilation_w = st.dilation_w;
+        fill_direct(st, &p);
         p.group = st.group;
-        p.residual_after_act = st.residual_after_act;
         MFN_CUDA_CHECK(launch_conv_generic(p, s));
         break;
       }
@@ -440,29 +432,15 @@ Error Executor::embed(const mfn_image* images, size_t n, bool flip, float* out) 
   const cudaError_t stale = cudaGetLastError();
   if (is_sticky(stale)) return fail(cuda_error(stale, "cudaGetLastError()", __FILE__, __LINE__));
 
-  const size_t chunk = chunk_size(n, max_batch_);
-  int which = 0;
-  size_t i = 0;
-  while (i < n) {
-    size_t count = 0, bytes = 0;
-    while (i + count < n && count < chunk) {
-      const size_t b = rect_bytes(rects[i + count], images[i + count].channels);
-      if (count > 0 && bytes + b > kMaxChunkPixelBytes) break;
-      bytes += b;
-      ++count;
-    }
-    Slot* slot = &slots_[which];
-    Error e = finish(slot);
-    if (e.ok()) e = submit(slot, slots_[which ^ 1], images + i, rects.data() + i, count, flip, out + i * net_.embedding_size);
+  std::vector<size_t> bytes(n);
+  for (size_t i = 0; i < n; ++i) bytes[i] = rect_bytes(rects[i], images[i].channels);
+  for (const PipelineStep& step : pipeline_steps(bytes, max_batch_, kMaxChunkPixelBytes)) {
+    Slot* slot = &slots_[step.slot];
+    Error e = step.kind == PipelineStep::finish
+                  ? finish(slot)
+                  : submit(slot, slots_[step.slot ^ 1], images + step.first, rects.data() + step.first, step.count,
+                           flip, out + step.first * net_.embedding_size);
     if (!e.ok()) return fail(std::move(e));
-    i += count;
-    which ^= 1;
-  }
-  // Finish in submission order: the older chunk sits in the slot to use next.
-  for (int k = 0; k < 2; ++k) {
-    Error e = finish(&slots_[which]);
-    if (!e.ok()) return fail(std::move(e));
-    which ^= 1;
   }
   return Error::none();
 }
