@@ -115,34 +115,37 @@ bool parse_options(int argc, char** argv, Options* o) {
 
 // A random 32x32 network that the CUDA backend can only run with its generic
 // conv kernel: Conv 3->6 5x5/s2 + PRelu, Conv 6->12 3x3 group 3 dilation 2 +
-// PRelu, Conv 12->10 3x3/s2, GlobalAveragePool (10 channels), Flatten.
-// Written with its manifest into `dir`; returns the model path.
+// PRelu, Conv 12->10 3x3/s2 + PRelu, a dense Conv 10->10 over the whole 8x8,
+// Flatten. Weights scaled by fan-in. Written with its manifest into `dir`; returns the
+// model path.
 std::string write_generic_model(const std::string& dir) {
   using mfn_test::attr_ints;
   using mfn_test::float_tensor;
   using mfn_test::node;
   std::mt19937 rng(2024);
-  const auto values = [&](size_t n, float scale) {
-    std::uniform_real_distribution<float> dist(-scale, scale);
+  const auto uniform = [&](size_t n, float lo, float hi) {
+    std::uniform_real_distribution<float> dist(lo, hi);
     std::vector<float> v(n);
     for (float& f : v) f = dist(rng);
     return v;
   };
-  const auto positive = [&](size_t n) {
-    std::vector<float> v = values(n, 0.1f);
-    for (float& f : v) f += 0.2f;
-    return v;
+  const auto weights = [&](int out_c, int in_per_group, int k) {
+    const float a = 1.7f / std::sqrt(static_cast<float>(in_per_group * k * k));
+    return uniform(static_cast<size_t>(out_c) * in_per_group * k * k, -a, a);
   };
   mfn_test::GraphBuilder g;
   g.add_input("input", {-1, 3, 32, 32})
-      .add_initializer(float_tensor("w1", {6, 3, 5, 5}, values(6 * 3 * 25, 0.2f)))
-      .add_initializer(float_tensor("b1", {6}, values(6, 0.1f)))
-      .add_initializer(float_tensor("s1", {6, 1, 1}, positive(6)))
-      .add_initializer(float_tensor("w2", {12, 2, 3, 3}, values(12 * 2 * 9, 0.4f)))
-      .add_initializer(float_tensor("b2", {12}, values(12, 0.1f)))
-      .add_initializer(float_tensor("s2", {12, 1, 1}, positive(12)))
-      .add_initializer(float_tensor("w3", {10, 12, 3, 3}, values(10 * 12 * 9, 0.2f)))
-      .add_initializer(float_tensor("b3", {10}, values(10, 0.1f)))
+      .add_initializer(float_tensor("w1", {6, 3, 5, 5}, weights(6, 3, 5)))
+      .add_initializer(float_tensor("b1", {6}, uniform(6, -0.1f, 0.1f)))
+      .add_initializer(float_tensor("s1", {6, 1, 1}, uniform(6, 0.05f, 0.3f)))
+      .add_initializer(float_tensor("w2", {12, 2, 3, 3}, weights(12, 2, 3)))
+      .add_initializer(float_tensor("b2", {12}, uniform(12, -0.1f, 0.1f)))
+      .add_initializer(float_tensor("s2", {12, 1, 1}, uniform(12, 0.05f, 0.3f)))
+      .add_initializer(float_tensor("w3", {10, 12, 3, 3}, weights(10, 12, 3)))
+      .add_initializer(float_tensor("b3", {10}, uniform(10, -0.1f, 0.1f)))
+      .add_initializer(float_tensor("s3", {10, 1, 1}, uniform(10, 0.05f, 0.3f)))
+      .add_initializer(float_tensor("w4", {10, 10, 8, 8}, weights(10, 10, 8)))
+      .add_initializer(float_tensor("b4", {10}, uniform(10, -0.1f, 0.1f)))
       .add_node(node("Conv", {"input", "w1", "b1"}, {"c1"}, "conv1",
                      {attr_ints("strides", {2, 2}), attr_ints("pads", {2, 2, 2, 2})}))
       .add_node(node("PRelu", {"c1", "s1"}, {"p1"}, "prelu1"))
@@ -151,8 +154,9 @@ std::string write_generic_model(const std::string& dir) {
       .add_node(node("PRelu", {"c2", "s2"}, {"p2"}, "prelu2"))
       .add_node(node("Conv", {"p2", "w3", "b3"}, {"c3"}, "conv3",
                      {attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})}))
-      .add_node(node("GlobalAveragePool", {"c3"}, {"gap"}, "gap"))
-      .add_node(node("Flatten", {"gap"}, {"output"}, "flatten"))
+      .add_node(node("PRelu", {"c3", "s3"}, {"p3"}, "prelu3"))
+      .add_node(node("Conv", {"p3", "w4", "b4"}, {"c4"}, "dense"))
+      .add_node(node("Flatten", {"c4"}, {"output"}, "flatten"))
       .add_output("output", {-1, 10});
   const std::vector<uint8_t> bytes = g.model();
   const std::string model = dir + "/generic.onnx";
@@ -332,11 +336,24 @@ int main(int argc, char** argv) {
       // The generic model is still checked here: the CPU must run it.
       std::unique_ptr<mfn::Engine> cpu = make_engine(mfn::BackendChoice::cpu, generic_model, 8, &status);
       REQUIRE(status.is_ok() && cpu->dimensions() == 10);
-      std::vector<uint8_t> gray(40 * 40 * 3, 128);
-      mfn::ImageInput im;
-      im.data = gray.data(), im.size = gray.size(), im.width = 40, im.height = 40;
-      std::vector<float> e(10, NAN);
-      REQUIRE(cpu->embed(&im, 1, true, e.data()).is_ok() && std::isfinite(e[0]));
+      // ... and tell images apart well below the parity bound, or a CUDA
+      // kernel bug could hide in it.
+      std::vector<uint8_t> pixels[2] = {std::vector<uint8_t>(40 * 40 * 3), std::vector<uint8_t>(40 * 40 * 3)};
+      for (size_t i = 0; i < pixels[0].size(); ++i) {
+        pixels[0][i] = static_cast<uint8_t>(i * 7 % 251);
+        pixels[1][i] = static_cast<uint8_t>((i / 3 % 40) * 6);
+      }
+      mfn::ImageInput ims[2];
+      for (int k = 0; k < 2; ++k) {
+        ims[k].data = pixels[k].data(), ims[k].size = pixels[k].size(), ims[k].width = 40, ims[k].height = 40;
+      }
+      std::vector<float> e(20, NAN);
+      REQUIRE(cpu->embed(ims, 2, true, e.data()).is_ok());
+      double dot = 0;
+      for (int j = 0; j < 10; ++j) dot += double(e[j]) * e[10 + j];
+      std::printf("generic model on the CPU: cosine %.4f between two different images\n", dot);
+      CHECK(std::isfinite(dot) && dot < 0.99);
+      if (mfn_test::failures() > 0) return 1;
       write_json(opt, {}, "no usable CUDA device: " + why);
       mfn_test::skip("no usable CUDA device");
     }
