@@ -196,18 +196,17 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
     const float* slope = st.has_slope ? params_dev_ + st.slope_offset : nullptr;
     const __half* residual = st.residual >= 0 ? act(st.residual) : nullptr;
     // The direct convolutions (stem, generic): FP32 weights, one geometry.
-    const auto fill_direct = [&](const Step& step, auto* p) {
-      p->x = act(step.input);
-      p->w = params_dev_ + step.weight_offset;
+    const auto fill_direct = [&](auto* p) {
+      p->x = act(st.input);
+      p->w = params_dev_ + st.weight_offset;
       p->bias = bias;
       p->slope = slope;
       p->residual = residual;
-      p->y = act(step.output);
+      p->y = act(st.output);
       p->batch = passes;
-      p->g = ConvGeometry{step.in_c, step.in_h, step.in_w, step.out_c, step.out_h, step.out_w, step.kernel_h,
-                          step.kernel_w, step.stride_h, step.stride_w, step.pad_top, step.pad_left, step.dilation_h,
-                          step.dilation_w};
-      p->residual_after_act = step.residual_after_act;
+      p->g = ConvGeometry{st.in_c,     st.in_h,     st.in_w,     st.out_c,   st.out_h,    st.out_w,      st.kernel_h,
+                          st.kernel_w, st.stride_h, st.stride_w, st.pad_top, st.pad_left, st.dilation_h, st.dilation_w};
+      p->residual_after_act = st.residual_after_act;
     };
     switch (st.kind) {
       case KernelKind::gemm: {
@@ -251,13 +250,13 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
       }
       case KernelKind::stem: {
         StemParams p{};
-        fill_direct(st, &p);
+        fill_direct(&p);
         MFN_CUDA_CHECK(launch_stem_conv(p, s));
         break;
       }
       case KernelKind::generic: {
         ConvGenericParams p{};
-        fill_direct(st, &p);
+        fill_direct(&p);
         p.group = st.group;
         MFN_CUDA_CHECK(launch_conv_generic(p, s));
         break;
