@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole GPU check, in one go, on the machine with the GPU (see
-# ../shared/device/README.md). On the development machine first:
+# ../shared/device/README.md; the device may be an H100 or an H200, both
+# sm_90, which is what this script compiles for). On the development machine first:
 #   mkdir -p .device && git rev-parse HEAD > .device/commit
 #   node scripts/make-test-crops.mjs --out .device/lfw-crops.bin --count 256
 # then, through the device tool, with carry [".device/lfw-crops.bin", ".device/commit"]
@@ -10,7 +11,13 @@
 # PyTorch peer), and the test crops (.device/lfw-crops.bin, $MFN_CROPS, or
 # node + sharp + .device/lfw here to make them).
 # Writes under $OUT (default ./device-out): device-check.json (device,
-# driver, CUDA, commit, test results, every benchmark figure) and the logs.
+# driver, CUDA, commit, test results, every benchmark figure), parity*.json
+# (every image's cosine against the CPU) and the logs.
+# Besides the shipped configuration it builds the one a functional simulator
+# or debugger needs (MFN_CUDA_GRAPHS=OFF, MFN_CUDA_RUNTIME=Shared,
+# MFN_CUDA_LINEINFO=OFF) and checks on the real GPU what a simulator cannot:
+# that it gives the same results as the shipped one, and how much time the
+# graphs save (batch latency with and without, measured in the same run).
 # Fails early when the build or the crops are missing; test failures are
 # reported loudly, the benchmarks still run, and the exit code is 1.
 set -euo pipefail
@@ -36,12 +43,21 @@ info_path = os.path.join(out, "info.json")
 if os.path.exists(info_path):
     summary.update(json.load(open(info_path)))
 for key, name in [("tests", "tests.json"), ("bench_cuda", "bench-cuda.json"), ("bench_cuda_aligned", "bench-cuda-aligned.json"),
-                  ("bench_cuda_unfused", "bench-cuda-unfused.json"),
+                  ("bench_cuda_unfused", "bench-cuda-unfused.json"), ("bench_cuda_nographs", "bench-cuda-nographs.json"),
                   ("bench_cpu", "bench-cpu.json"), ("torch_peer", "torch-peer.json")]:
     path = os.path.join(out, name)
     if os.path.exists(path):
         try:
             summary[key] = json.load(open(path))
+        except ValueError as e:
+            summary[key] = {"error": f"unreadable: {e}"}
+for key, name in [("parity", "parity.json"), ("parity_unfused", "parity-unfused.json"), ("parity_bar", "parity-bar.json")]:
+    path = os.path.join(out, name)
+    if os.path.exists(path):  # the worst cosine per run; every image's figures stay in the file
+        try:
+            p = json.load(open(path))
+            summary[key] = {"worst_cosine": p.get("worst_cosine"), "skipped": p.get("skipped"),
+                            "runs": {r["label"]: r["worst_cosine"] for r in p.get("runs", [])}}
         except ValueError as e:
             summary[key] = {"error": f"unreadable: {e}"}
 json.dump(summary, open(os.path.join(out, "device-check.json"), "w"), indent=2)
@@ -77,6 +93,15 @@ cmake --build "$build" -j "$(nproc)" >> "$OUT/build.log" 2>&1 || { tail -40 "$OU
 plugin=$(find "$build" -name libmfn_cuda.so | head -1)
 [ -n "$plugin" ] || die "libmfn_cuda.so was not built"
 log "built $plugin ($(du -h "$plugin" | cut -f1))"
+bar_build=$build-bar
+log "configure + build the simulator configuration (no graphs, shared runtime, no line info) into $(basename "$bar_build")/"
+cmake -S cpp -B "$bar_build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DMFN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DCMAKE_CUDA_COMPILER="$nvcc_bin" -DMFN_CUDA_GRAPHS=OFF -DMFN_CUDA_RUNTIME=Shared -DMFN_CUDA_LINEINFO=OFF \
+  > "$OUT/build-bar.log" 2>&1 || die "cmake configure (simulator configuration) failed (see build-bar.log)"
+cmake --build "$bar_build" -j "$(nproc)" --target mfn_cuda mfn_cuda_ptx cuda_plugin_test cuda_parity_test \
+  >> "$OUT/build-bar.log" 2>&1 || { tail -40 "$OUT/build-bar.log"; die "build (simulator configuration) failed (see build-bar.log)"; }
+bar_plugin=$(find "$bar_build" -name libmfn_cuda.so | head -1)
+[ -n "$bar_plugin" ] || die "libmfn_cuda.so (simulator configuration) was not built"
 
 # --- 3. test crops -----------------------------------------------------------------
 crops=""
@@ -109,10 +134,15 @@ run_test() {  # name, then the command; a CUDA test that skips here is a failure
 }
 log "CUDA tests first"
 run_test cuda_plugin_test "$build/cuda_plugin_test"
-run_test cuda_parity_test "$build/cuda_parity_test"
+run_test cuda_parity_test "$build/cuda_parity_test" --json "$OUT/parity.json"
 # The same with every depthwise layer a kernel of its own: tells a broken
 # fused kernel from the rest.
-run_test cuda_parity_test_unfused env MFN_CUDA_FUSE=0 "$build/cuda_parity_test"
+run_test cuda_parity_test_unfused env MFN_CUDA_FUSE=0 "$build/cuda_parity_test" --json "$OUT/parity-unfused.json"
+# The simulator configuration on the real GPU: the same kernels without
+# graphs must give the same answers (the small run a simulator would make,
+# and a larger one).
+run_test cuda_plugin_test_bar "$bar_build/cuda_plugin_test"
+run_test cuda_parity_test_bar "$bar_build/cuda_parity_test" --crops 64 --batches 1,5,7,64 --json "$OUT/parity-bar.json"
 log "the rest of ctest"
 ctest_rc=0
 (cd "$build" && timeout 600 ctest --output-on-failure --timeout 300 -j 4 -E '^cuda_(parity|plugin)_test$') \
@@ -120,6 +150,10 @@ ctest_rc=0
 tail -15 "$OUT/ctest.log" | sed 's/^/    /'
 [ $ctest_rc -eq 0 ] || fail "ctest failed (rc $ctest_rc, see ctest.log)"
 tests_json+=("\"ctest\": {\"result\": \"$([ $ctest_rc -eq 0 ] && echo passed || echo failed)\", \"rc\": $ctest_rc}")
+bar_rc=0
+(cd "$bar_build" && ctest --output-on-failure -R '^cuda_plugin_build_test$') > "$OUT/ctest-bar.log" 2>&1 || bar_rc=$?
+[ $bar_rc -eq 0 ] || fail "cuda_plugin_build_test of the simulator configuration failed (see ctest-bar.log)"
+tests_json+=("\"plugin_build_bar\": {\"result\": \"$([ $bar_rc -eq 0 ] && echo passed || echo failed)\", \"rc\": $bar_rc}")
 (IFS=,; echo "{${tests_json[*]}}") > "$OUT/tests.json"
 
 # --- 5. benchmarks -------------------------------------------------------------------
@@ -138,6 +172,12 @@ MFN_CUDA_FUSE=0 "$build/mfn_check" --model models/mobilefacenet.onnx --crops "$c
   --json "$OUT/bench-cuda-unfused.json" > "$OUT/bench-cuda-unfused.log" 2>&1 \
   || fail "mfn_check cuda unfused bench failed (see bench-cuda-unfused.log)"
 cat "$OUT/bench-cuda-unfused.log"
+log "mfn_check cuda without CUDA graphs (simulator configuration), flip on: compare with bench-cuda.json"
+"$build/mfn_check" --model models/mobilefacenet.onnx --crops "$crops" --backend cuda \
+  --plugin-dir "$(dirname "$bar_plugin")" --flip on --bench 1,16,256 --iterations 30 --warmup 3 \
+  --json "$OUT/bench-cuda-nographs.json" > "$OUT/bench-cuda-nographs.log" 2>&1 \
+  || fail "mfn_check cuda no-graphs bench failed (see bench-cuda-nographs.log)"
+cat "$OUT/bench-cuda-nographs.log"
 log "mfn_check cpu (context only)"
 timeout 120 "$build/mfn_check" --model models/mobilefacenet.onnx --crops "$crops" --backend cpu --flip off \
   --bench 1,16,64 --iterations 5 --warmup 1 --json "$OUT/bench-cpu.json" > "$OUT/bench-cpu.log" 2>&1 \

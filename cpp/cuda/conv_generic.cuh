@@ -7,6 +7,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "cuda/conv_geometry.h"
+
 namespace mfn_cuda {
 
 struct ConvGenericParams {
@@ -16,8 +18,9 @@ struct ConvGenericParams {
   const float* slope;       // [out_c] or null
   const __half* residual;   // [batch][out_h][out_w][out_c] or null
   __half* y;
-  int batch, in_c, in_h, in_w, out_c, out_h, out_w;
-  int kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, group;
+  int batch;
+  ConvGeometry g;
+  int group;
   bool residual_after_act;
 };
 

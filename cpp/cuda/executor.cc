@@ -135,7 +135,9 @@ Executor::~Executor() {
   cudaSetDevice(device_);
   for (Slot& slot : slots_) {
     if (slot.stream) cudaStreamSynchronize(slot.stream);
+#if MFN_CUDA_GRAPHS
     for (auto& graph : slot.graphs) cudaGraphExecDestroy(graph.second);
+#endif
     for (cudaEvent_t ev : {slot.begin, slot.h2d_done, slot.compute_begin, slot.compute_done, slot.end}) {
       if (ev) cudaEventDestroy(ev);
     }
@@ -168,7 +170,7 @@ Error Executor::reserve_pixels(Slot* slot, size_t bytes) {
 }
 
 // Enqueues every kernel of one pass over `bucket` images on the slot's
-// stream (captured into a graph by graph_for).
+// stream (captured into a graph by graph_for, or run as is without graphs).
 Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
   const cudaStream_t s = slot.stream;
   const int passes = bucket * (flip ? 2 : 1);
@@ -193,6 +195,19 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
     const float* bias = params_dev_ + st.bias_offset;
     const float* slope = st.has_slope ? params_dev_ + st.slope_offset : nullptr;
     const __half* residual = st.residual >= 0 ? act(st.residual) : nullptr;
+    // The direct convolutions (stem, generic): FP32 weights, one geometry.
+    const auto fill_direct = [&](auto* p) {
+      p->x = act(st.input);
+      p->w = params_dev_ + st.weight_offset;
+      p->bias = bias;
+      p->slope = slope;
+      p->residual = residual;
+      p->y = act(st.output);
+      p->batch = passes;
+      p->g = ConvGeometry{st.in_c,     st.in_h,     st.in_w,     st.out_c,   st.out_h,    st.out_w,      st.kernel_h,
+                          st.kernel_w, st.stride_h, st.stride_w, st.pad_top, st.pad_left, st.dilation_h, st.dilation_w};
+      p->residual_after_act = st.residual_after_act;
+    };
     switch (st.kind) {
       case KernelKind::gemm: {
         Conv1x1Params p{};
@@ -235,36 +250,14 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
       }
       case KernelKind::stem: {
         StemParams p{};
-        p.x = act(st.input);
-        p.w = params_dev_ + st.weight_offset;
-        p.bias = bias;
-        p.slope = slope;
-        p.residual = residual;
-        p.y = act(st.output);
-        p.batch = passes;
-        p.in_c = st.in_c, p.in_h = st.in_h, p.in_w = st.in_w;
-        p.out_c = st.out_c, p.out_h = st.out_h, p.out_w = st.out_w;
-        p.kernel_h = st.kernel_h, p.kernel_w = st.kernel_w, p.stride_h = st.stride_h, p.stride_w = st.stride_w;
-        p.pad_top = st.pad_top, p.pad_left = st.pad_left, p.dilation_h = st.dilation_h, p.dilation_w = st.dilation_w;
-        p.residual_after_act = st.residual_after_act;
+        fill_direct(&p);
         MFN_CUDA_CHECK(launch_stem_conv(p, s));
         break;
       }
       case KernelKind::generic: {
         ConvGenericParams p{};
-        p.x = act(st.input);
-        p.w = params_dev_ + st.weight_offset;
-        p.bias = bias;
-        p.slope = slope;
-        p.residual = residual;
-        p.y = act(st.output);
-        p.batch = passes;
-        p.in_c = st.in_c, p.in_h = st.in_h, p.in_w = st.in_w;
-        p.out_c = st.out_c, p.out_h = st.out_h, p.out_w = st.out_w;
-        p.kernel_h = st.kernel_h, p.kernel_w = st.kernel_w, p.stride_h = st.stride_h, p.stride_w = st.stride_w;
-        p.pad_top = st.pad_top, p.pad_left = st.pad_left, p.dilation_h = st.dilation_h, p.dilation_w = st.dilation_w;
+        fill_direct(&p);
         p.group = st.group;
-        p.residual_after_act = st.residual_after_act;
         MFN_CUDA_CHECK(launch_conv_generic(p, s));
         break;
       }
@@ -281,6 +274,7 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
   return Error::none();
 }
 
+#if MFN_CUDA_GRAPHS
 Error Executor::graph_for(Slot* slot, int bucket, bool flip, cudaGraphExec_t* exec) {
   const int key = bucket * 2 + (flip ? 1 : 0);
   for (const auto& graph : slot->graphs) {
@@ -301,22 +295,33 @@ Error Executor::graph_for(Slot* slot, int bucket, bool flip, cudaGraphExec_t* ex
     return cuda_error(ended, "cudaStreamEndCapture(stream, &graph)", __FILE__, __LINE__);
   }
   cudaGraphExec_t instance = nullptr;
+  // CUDA 12 gave cudaGraphInstantiate a flags argument; CUDA 11 has that
+  // form under another name (its cudaGraphInstantiate takes an error node
+  // and a log buffer instead).
+#if CUDART_VERSION >= 12000
   const cudaError_t instantiated = cudaGraphInstantiate(&instance, graph, 0);
+#else
+  const cudaError_t instantiated = cudaGraphInstantiateWithFlags(&instance, graph, 0);
+#endif
   cudaGraphDestroy(graph);
   MFN_CUDA_CHECK(instantiated);
   slot->graphs.emplace_back(key, instance);
   *exec = instance;
   return Error::none();
 }
+#endif  // MFN_CUDA_GRAPHS
 
 // Stages `count` images into the slot (host), then enqueues copy-in, the
-// network graph and copy-out on the slot's stream. The graph waits for the
-// previous chunk's compute (the other slot): activations are shared.
+// network (its graph, or its kernels) and copy-out on the slot's stream.
+// The network waits for the previous chunk's compute (the other slot):
+// activations are shared.
 Error Executor::submit(Slot* slot, const Slot& previous, const mfn_image* images, const Rect* rects, size_t count,
                         bool flip, float* out) {
   const int bucket = bucket_for(static_cast<int>(count), max_batch_);
+#if MFN_CUDA_GRAPHS
   cudaGraphExec_t exec = nullptr;
   MFN_CUDA_RETURN_IF_ERROR(graph_for(slot, bucket, flip, &exec));
+#endif
   const auto started = std::chrono::steady_clock::now();
 
   size_t total = 0;
@@ -355,7 +360,11 @@ Error Executor::submit(Slot* slot, const Slot& previous, const mfn_image* images
   MFN_CUDA_CHECK(cudaEventRecord(slot->h2d_done, s));
   MFN_CUDA_CHECK(cudaStreamWaitEvent(s, previous.compute_done, 0));
   MFN_CUDA_CHECK(cudaEventRecord(slot->compute_begin, s));
+#if MFN_CUDA_GRAPHS
   MFN_CUDA_CHECK(cudaGraphLaunch(exec, s));
+#else
+  MFN_CUDA_RETURN_IF_ERROR(enqueue_network(*slot, bucket, flip));
+#endif
   MFN_CUDA_CHECK(cudaEventRecord(slot->compute_done, s));
   MFN_CUDA_CHECK(cudaMemcpyAsync(slot->out_host, slot->out_dev, count * net_.embedding_size * sizeof(float),
                                  cudaMemcpyDeviceToHost, s));
@@ -385,12 +394,14 @@ Error Executor::fail(Error error) {
   bool sticky = is_sticky(static_cast<cudaError_t>(error.cuda_status));
   for (Slot& slot : slots_) {
     slot.busy = false;
+#if MFN_CUDA_GRAPHS
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     if (cudaStreamIsCapturing(slot.stream, &capture) == cudaSuccess && capture != cudaStreamCaptureStatusNone) {
       cudaGraph_t graph = nullptr;
       cudaStreamEndCapture(slot.stream, &graph);
       if (graph) cudaGraphDestroy(graph);
     }
+#endif
     const cudaError_t drained = cudaStreamSynchronize(slot.stream);
     if (is_sticky(drained)) sticky = true;
   }
@@ -420,29 +431,15 @@ Error Executor::embed(const mfn_image* images, size_t n, bool flip, float* out) 
   const cudaError_t stale = cudaGetLastError();
   if (is_sticky(stale)) return fail(cuda_error(stale, "cudaGetLastError()", __FILE__, __LINE__));
 
-  const size_t chunk = chunk_size(n, max_batch_);
-  int which = 0;
-  size_t i = 0;
-  while (i < n) {
-    size_t count = 0, bytes = 0;
-    while (i + count < n && count < chunk) {
-      const size_t b = rect_bytes(rects[i + count], images[i + count].channels);
-      if (count > 0 && bytes + b > kMaxChunkPixelBytes) break;
-      bytes += b;
-      ++count;
-    }
-    Slot* slot = &slots_[which];
-    Error e = finish(slot);
-    if (e.ok()) e = submit(slot, slots_[which ^ 1], images + i, rects.data() + i, count, flip, out + i * net_.embedding_size);
+  std::vector<size_t> bytes(n);
+  for (size_t i = 0; i < n; ++i) bytes[i] = rect_bytes(rects[i], images[i].channels);
+  for (const PipelineStep& step : pipeline_steps(bytes, max_batch_, kMaxChunkPixelBytes)) {
+    Slot* slot = &slots_[step.slot];
+    Error e = step.kind == PipelineStep::finish
+                  ? finish(slot)
+                  : submit(slot, slots_[step.slot ^ 1], images + step.first, rects.data() + step.first, step.count,
+                           flip, out + step.first * net_.embedding_size);
     if (!e.ok()) return fail(std::move(e));
-    i += count;
-    which ^= 1;
-  }
-  // Finish in submission order: the older chunk sits in the slot to use next.
-  for (int k = 0; k < 2; ++k) {
-    Error e = finish(&slots_[which]);
-    if (!e.ok()) return fail(std::move(e));
-    which ^= 1;
   }
   return Error::none();
 }

@@ -4,7 +4,15 @@
 // overlap the compute of the previous one, and a CUDA graph per (batch
 // bucket, flip, slot). Driven by one thread at a time, not always the same
 // one: every entry point selects the device first.
+//
+// Built with MFN_CUDA_GRAPHS=0 (CMake MFN_CUDA_GRAPHS=OFF) no graph function
+// is referenced at all: each chunk enqueues the same kernels directly on its
+// slot's stream, for CUDA runtimes without graphs (simulators, debuggers).
 #pragma once
+
+#ifndef MFN_CUDA_GRAPHS
+#error "MFN_CUDA_GRAPHS must be defined to 0 or 1 (cpp/cuda/CMakeLists.txt does)"
+#endif
 
 #include <cuda_runtime.h>
 
@@ -53,7 +61,9 @@ class Executor {
     size_t pixels_capacity = 0;         // bytes, host and device alike
     float* out_host = nullptr;          // pinned, [max_batch][embedding_size]
     float* out_dev = nullptr;
+#if MFN_CUDA_GRAPHS
     std::vector<std::pair<int, cudaGraphExec_t>> graphs;  // key: bucket * 2 + flip
+#endif
     // The chunk in flight, if any.
     bool busy = false;
     float* dest = nullptr;
@@ -64,7 +74,9 @@ class Executor {
   Error init(const mfn_plan& plan, const mfn_backend_config& config);
   Error init_slot(Slot* slot);
   Error enqueue_network(const Slot& slot, int bucket, bool flip) const;
+#if MFN_CUDA_GRAPHS
   Error graph_for(Slot* slot, int bucket, bool flip, cudaGraphExec_t* exec);
+#endif
   Error reserve_pixels(Slot* slot, size_t bytes);
   Error submit(Slot* slot, const Slot& previous, const mfn_image* images, const Rect* rects, size_t count, bool flip,
                float* out);

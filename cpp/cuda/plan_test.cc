@@ -11,81 +11,28 @@
 #include "cuda/plan.h"
 #include "cuda/staging.h"
 #include "tests/check.h"
+#include "tests/cuda_test_net.h"
 
 using namespace mfn_cuda;
 
 namespace {
 
+using TestNet = mfn_test::RandomNet;
+
 // A small network with the shapes of MobileFaceNet's pieces: stem, depthwise,
 // expand / depthwise / project with a residual, a grouped conv, the GDConv
-// and the final dense 1x1.
-struct TestNet {
-  std::vector<mfn_tensor_desc> tensors;
-  std::vector<mfn_conv_layer> layers;
-  std::vector<std::vector<float>> storage;
-  std::mt19937 rng{7};
-
-  int tensor(int c, int h, int w) {
-    tensors.push_back({c, h, w});
-    return static_cast<int>(tensors.size()) - 1;
-  }
-  const float* values(size_t n, float scale) {
-    std::uniform_real_distribution<float> dist(-scale, scale);
-    storage.emplace_back(n);
-    for (float& v : storage.back()) v = dist(rng);
-    return storage.back().data();
-  }
-  void conv(int in, int out, int k, int stride, int pad, int group, bool act, int residual = -1) {
-    mfn_conv_layer l{};
-    const mfn_tensor_desc& i = tensors[in];
-    const mfn_tensor_desc& o = tensors[out];
-    l.input = in, l.output = out, l.residual = residual, l.residual_after_act = 0;
-    l.in_c = i.c, l.in_h = i.h, l.in_w = i.w, l.out_c = o.c, l.out_h = o.h, l.out_w = o.w;
-    l.kernel_h = l.kernel_w = k;
-    l.stride_h = l.stride_w = stride;
-    l.pad_top = l.pad_left = l.pad_bottom = l.pad_right = pad;
-    l.dilation_h = l.dilation_w = 1;
-    l.group = group;
-    l.weight = values(static_cast<size_t>(o.c) * (i.c / group) * k * k, 0.5f);
-    l.bias = values(o.c, 0.1f);
-    l.slope = act ? values(o.c, 0.25f) : nullptr;
-    layers.push_back(l);
-  }
-  mfn_plan plan(int output) const {
-    mfn_plan p{};
-    p.num_tensors = static_cast<int>(tensors.size());
-    p.tensors = tensors.data();
-    p.num_layers = static_cast<int>(layers.size());
-    p.layers = layers.data();
-    p.output = output;
-    p.embedding_size = tensors[output].c;
-    p.channel_src[0] = 2, p.channel_src[1] = 1, p.channel_src[2] = 0;
-    for (int k = 0; k < 3; ++k) p.input_scale[k] = 1.f / 127.5f, p.input_bias[k] = -1.f;
-    return p;
-  }
-};
-
+// and the final dense 1x1. Returns the embedding tensor.
 int build_mobile_like(TestNet* net) {
   const int x = net->tensor(3, 16, 16);
-  const int stem = net->tensor(16, 8, 8);
-  net->conv(x, stem, 3, 2, 1, 1, true);                 // 0 stem
-  const int dw = net->tensor(16, 8, 8);
-  net->conv(stem, dw, 3, 1, 1, 16, true);               // 1 dwconv
-  const int expand = net->tensor(32, 8, 8);
-  net->conv(dw, expand, 1, 1, 0, 1, true);              // 2 gemm
-  const int dw2 = net->tensor(32, 8, 8);
-  net->conv(expand, dw2, 3, 1, 1, 32, true);            // 3 dwconv
-  const int project = net->tensor(16, 8, 8);
-  net->conv(dw2, project, 1, 1, 0, 1, false, dw);       // 4 gemm + residual
-  const int grouped = net->tensor(16, 8, 8);
-  net->conv(project, grouped, 3, 1, 1, 2, true);        // 5 generic
-  const int gd = net->tensor(16, 1, 1);
-  net->conv(grouped, gd, 8, 1, 0, 16, false);           // 6 dwconv (GDConv)
-  const int odd = net->tensor(12, 1, 1);
-  net->conv(gd, odd, 1, 1, 0, 1, false);                // 7 generic (12 channels)
-  const int emb = net->tensor(16, 1, 1);
-  net->conv(odd, emb, 1, 1, 0, 1, false);               // 8 generic (12 input channels)
-  return emb;
+  const int stem = net->conv(x, 16, 3, 2, 1, 1, true);            // 0 stem: 16x8x8
+  const int dw = net->conv(stem, 16, 3, 1, 1, 16, true);          // 1 dwconv
+  const int expand = net->conv(dw, 32, 1, 1, 0, 1, true);         // 2 gemm
+  const int dw2 = net->conv(expand, 32, 3, 1, 1, 32, true);       // 3 dwconv
+  const int project = net->conv(dw2, 16, 1, 1, 0, 1, false, dw);  // 4 gemm + residual
+  const int grouped = net->conv(project, 16, 3, 1, 1, 2, true);   // 5 generic
+  const int gd = net->conv(grouped, 16, 8, 1, 0, 16, false);      // 6 dwconv (GDConv): 16x1x1
+  const int odd = net->conv(gd, 12, 1, 1, 0, 1, false);           // 7 generic (12 channels)
+  return net->conv(odd, 16, 1, 1, 0, 1, false);                   // 8 generic (12 input channels)
 }
 
 // Tensors alive at the same time never share a buffer, and every buffer is
@@ -203,10 +150,8 @@ void test_fused_plan() {
 void test_dense_and_range() {
   TestNet net;
   const int x = net.tensor(3, 4, 4);
-  const int a = net.tensor(8, 2, 2);
-  net.conv(x, a, 2, 2, 0, 1, true);  // stem
-  const int b = net.tensor(16, 1, 1);
-  net.conv(a, b, 2, 1, 0, 1, false);  // dense: the kernel covers the whole 2x2 input
+  const int a = net.conv(x, 8, 2, 2, 0, 1, true);   // stem: 8x2x2
+  const int b = net.conv(a, 16, 2, 1, 0, 1, false);  // dense: the kernel covers the whole 2x2 input
   NetPlan out;
   REQUIRE(build_plan(net.plan(b), 4, &out).ok());
   const Step& dense = out.steps[1];

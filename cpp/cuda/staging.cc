@@ -77,4 +77,30 @@ size_t chunk_size(size_t n, int max_batch) {
   return std::min(static_cast<size_t>(bucket), most);
 }
 
+std::vector<PipelineStep> pipeline_steps(const std::vector<size_t>& image_bytes, int max_batch,
+                                         size_t max_chunk_bytes) {
+  const size_t n = image_bytes.size();
+  const size_t chunk = chunk_size(n, max_batch);
+  std::vector<PipelineStep> steps;
+  int which = 0;
+  size_t i = 0;
+  while (i < n) {
+    size_t count = 0, bytes = 0;
+    while (i + count < n && count < chunk) {
+      const size_t b = image_bytes[i + count];
+      if (count > 0 && bytes + b > max_chunk_bytes) break;
+      bytes += b;
+      ++count;
+    }
+    steps.push_back({PipelineStep::finish, which});
+    steps.push_back({PipelineStep::submit, which, i, count});
+    i += count;
+    which ^= 1;
+  }
+  // The older chunk sits in the slot to use next.
+  steps.push_back({PipelineStep::finish, which});
+  steps.push_back({PipelineStep::finish, which ^ 1});
+  return steps;
+}
+
 }  // namespace mfn_cuda

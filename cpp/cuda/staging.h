@@ -1,11 +1,13 @@
 // Host-side staging decisions of the CUDA backend, kept CUDA-free so that
 // they are tested without a GPU: caller-image checks, the source rectangle
 // each image's transform samples (only it is copied to the device), the
-// graph batch buckets and how a call is cut into pipelined chunks. Runs on
-// the thread that calls embed.
+// graph batch buckets, how a call is cut into pipelined chunks and the order
+// in which the two slots are finished and refilled. Runs on the thread that
+// calls embed.
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "cuda/error.h"
 #include "mfn/abi.h"
@@ -38,5 +40,24 @@ int bucket_for(int count, int max_batch);
 // 2 x 64 images is cut into about four chunks (of at least 64) so staging
 // and copy-in of one overlap the compute of another.
 size_t chunk_size(size_t n, int max_batch);
+
+// One host step of a call on the two-slot pipeline. finish: wait for the
+// slot's chunk in flight (if any) and copy its embeddings out; submit: stage
+// images [first, first + count) into the slot and enqueue copy-in, the
+// network (after the other slot's network: the activations are shared) and
+// copy-out on the slot's stream.
+struct PipelineStep {
+  enum Kind { finish, submit } kind;
+  int slot;
+  size_t first = 0, count = 0;
+};
+
+// The steps of a call of image_bytes.size() images whose staged pixels take
+// image_bytes[i] bytes: chunks of at most chunk_size(n, max_batch) images and
+// at most max_chunk_bytes (a chunk always takes one image, however large),
+// submitted to slots 0, 1, 0, ...; each slot is finished before it is
+// refilled, and the last two chunks are finished in submission order.
+std::vector<PipelineStep> pipeline_steps(const std::vector<size_t>& image_bytes, int max_batch,
+                                         size_t max_chunk_bytes);
 
 }  // namespace mfn_cuda

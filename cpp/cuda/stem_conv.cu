@@ -11,47 +11,41 @@ constexpr int kMaxInputChannels = 4;
 __global__ void __launch_bounds__(kThreads) stem_conv_kernel(const StemParams p) {
   extern __shared__ float4 smem_w4[];
   float* w = reinterpret_cast<float*>(smem_w4);
-  const int weight_count = p.kernel_h * p.kernel_w * p.in_c * p.out_c;
+  const int weight_count = p.g.kernel_h * p.g.kernel_w * p.g.in_c * p.g.out_c;
   for (int i = threadIdx.x; i < weight_count; i += kThreads) w[i] = p.w[i];
   __syncthreads();
 
-  const int groups = p.out_c / kVec;
-  const long long total = static_cast<long long>(p.batch) * p.out_h * p.out_w * groups;
+  const int groups = p.g.out_c / kVec;
+  const long long total = static_cast<long long>(p.batch) * p.g.out_h * p.g.out_w * groups;
   const long long index = static_cast<long long>(blockIdx.x) * kThreads + threadIdx.x;
   if (index >= total) return;
   const int g = static_cast<int>(index % groups);
   long long pixel = index / groups;
-  const int ox = static_cast<int>(pixel % p.out_w);
-  pixel /= p.out_w;
-  const int oy = static_cast<int>(pixel % p.out_h);
-  const int n = static_cast<int>(pixel / p.out_h);
+  const int ox = static_cast<int>(pixel % p.g.out_w);
+  pixel /= p.g.out_w;
+  const int oy = static_cast<int>(pixel % p.g.out_h);
+  const int n = static_cast<int>(pixel / p.g.out_h);
   const int co0 = g * kVec;
 
   float acc[kVec] = {0, 0, 0, 0, 0, 0, 0, 0};
-  const __half* image = p.x + static_cast<size_t>(n) * p.in_h * p.in_w * p.in_c;
-  for (int ky = 0; ky < p.kernel_h; ++ky) {
-    const int iy = oy * p.stride_h - p.pad_top + ky * p.dilation_h;
-    if (iy < 0 || iy >= p.in_h) continue;
-    for (int kx = 0; kx < p.kernel_w; ++kx) {
-      const int ix = ox * p.stride_w - p.pad_left + kx * p.dilation_w;
-      if (ix < 0 || ix >= p.in_w) continue;
-      const __half* px = image + (static_cast<size_t>(iy) * p.in_w + ix) * p.in_c;
-      const float* tap = w + (ky * p.kernel_w + kx) * p.in_c * p.out_c + co0;
-      for (int ci = 0; ci < p.in_c && ci < kMaxInputChannels; ++ci) {
-        const float xv = __half2float(px[ci]);
-        const float4 w0 = *reinterpret_cast<const float4*>(tap + ci * p.out_c);
-        const float4 w1 = *reinterpret_cast<const float4*>(tap + ci * p.out_c + 4);
-        acc[0] = fmaf(xv, w0.x, acc[0]);
-        acc[1] = fmaf(xv, w0.y, acc[1]);
-        acc[2] = fmaf(xv, w0.z, acc[2]);
-        acc[3] = fmaf(xv, w0.w, acc[3]);
-        acc[4] = fmaf(xv, w1.x, acc[4]);
-        acc[5] = fmaf(xv, w1.y, acc[5]);
-        acc[6] = fmaf(xv, w1.z, acc[6]);
-        acc[7] = fmaf(xv, w1.w, acc[7]);
-      }
+  const __half* image = p.x + static_cast<size_t>(n) * p.g.in_h * p.g.in_w * p.g.in_c;
+  for_each_tap(p.g, oy, ox, [&](int iy, int ix, int ky, int kx) {
+    const __half* px = image + (static_cast<size_t>(iy) * p.g.in_w + ix) * p.g.in_c;
+    const float* tap = w + (ky * p.g.kernel_w + kx) * p.g.in_c * p.g.out_c + co0;
+    for (int ci = 0; ci < p.g.in_c && ci < kMaxInputChannels; ++ci) {
+      const float xv = __half2float(px[ci]);
+      const float4 w0 = *reinterpret_cast<const float4*>(tap + ci * p.g.out_c);
+      const float4 w1 = *reinterpret_cast<const float4*>(tap + ci * p.g.out_c + 4);
+      acc[0] = fmaf(xv, w0.x, acc[0]);
+      acc[1] = fmaf(xv, w0.y, acc[1]);
+      acc[2] = fmaf(xv, w0.z, acc[2]);
+      acc[3] = fmaf(xv, w0.w, acc[3]);
+      acc[4] = fmaf(xv, w1.x, acc[4]);
+      acc[5] = fmaf(xv, w1.y, acc[5]);
+      acc[6] = fmaf(xv, w1.z, acc[6]);
+      acc[7] = fmaf(xv, w1.w, acc[7]);
     }
-  }
+  });
   const size_t out = static_cast<size_t>(index) * kVec;
   epilogue8(acc, p.bias + co0, p.slope ? p.slope + co0 : nullptr, p.residual ? p.residual + out : nullptr,
             p.residual_after_act, p.y + out);
@@ -60,9 +54,9 @@ __global__ void __launch_bounds__(kThreads) stem_conv_kernel(const StemParams p)
 }  // namespace
 
 cudaError_t launch_stem_conv(const StemParams& p, cudaStream_t stream) {
-  const long long total = static_cast<long long>(p.batch) * p.out_h * p.out_w * (p.out_c / kVec);
+  const long long total = static_cast<long long>(p.batch) * p.g.out_h * p.g.out_w * (p.g.out_c / kVec);
   if (total <= 0) return cudaSuccess;
-  const size_t smem = static_cast<size_t>(p.kernel_h) * p.kernel_w * p.in_c * p.out_c * sizeof(float);
+  const size_t smem = static_cast<size_t>(p.g.kernel_h) * p.g.kernel_w * p.g.in_c * p.g.out_c * sizeof(float);
   const long long blocks = (total + kThreads - 1) / kThreads;
   stem_conv_kernel<<<static_cast<unsigned>(blocks), kThreads, smem, stream>>>(p);
   return cudaGetLastError();

@@ -22,10 +22,13 @@
 
 #include "mfn/engine.h"
 #include "tools/crops_file.h"
+#include "tools/json_text.h"
 
 namespace {
 
 using mfn_tools::Crops;
+using mfn_tools::json_number;
+using mfn_tools::json_string;
 
 struct Args {
   std::string model;
@@ -135,26 +138,6 @@ std::string default_plugin_dir() {
   return dir;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\', out += ch;
-    else if (static_cast<unsigned char>(ch) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-      out += buf;
-    } else out += ch;
-  }
-  return out + "\"";
-}
-
-std::string num(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.6g", v);
-  return buf;
-}
-
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -224,11 +207,11 @@ int run_embed(const Args& a, mfn::Engine& engine, const Crops& crops, std::strin
     for (size_t j = 0; j < std::min<size_t>(dims, 6); ++j) std::printf(" %+.5f", out[i * dims + j]);
     std::printf(" ...\n");
   }
-  *json += "  \"flip\": " + std::string(flip ? "true" : "false") + ",\n  \"milliseconds\": " + num(ms) +
-           ",\n  \"checksum\": " + num(checksum) + ",\n  \"embeddings\": [\n";
+  *json += "  \"flip\": " + std::string(flip ? "true" : "false") + ",\n  \"milliseconds\": " + json_number(ms) +
+           ",\n  \"checksum\": " + json_number(checksum) + ",\n  \"embeddings\": [\n";
   for (size_t i = 0; i < n; ++i) {
     *json += "    {\"name\": " + json_string(crops.names[i]) + ", \"values\": [";
-    for (size_t j = 0; j < dims; ++j) *json += (j ? "," : "") + num(out[i * dims + j]);
+    for (size_t j = 0; j < dims; ++j) *json += (j ? "," : "") + json_number(out[i * dims + j]);
     *json += std::string("]}") + (i + 1 < n ? ",\n" : "\n");
   }
   *json += "  ]\n}\n";
@@ -285,13 +268,13 @@ int run_bench(const Args& a, mfn::Engine& engine, const Crops& crops, std::strin
                   stages.device_to_host_ms);
       std::fflush(stdout);
       *json += std::string(first ? "" : ",\n") + "    {\"flip\": " + (flip ? "true" : "false") +
-               ", \"batch\": " + std::to_string(batch) + ", \"embeddings_per_s\": " + num(rate) +
-               ", \"latency_ms\": {\"mean\": " + num(mean) + ", \"p50\": " + num(p50) + ", \"p90\": " + num(p90) +
-               ", \"p99\": " + num(p99) + ", \"min\": " + num(*std::min_element(latencies.begin(), latencies.end())) +
-               ", \"max\": " + num(*std::max_element(latencies.begin(), latencies.end())) + "}" +
-               ", \"stages_ms\": {\"preprocess\": " + num(stages.preprocess_ms) +
-               ", \"host_to_device\": " + num(stages.host_to_device_ms) + ", \"compute\": " + num(stages.compute_ms) +
-               ", \"device_to_host\": " + num(stages.device_to_host_ms) + "}}";
+               ", \"batch\": " + std::to_string(batch) + ", \"embeddings_per_s\": " + json_number(rate) +
+               ", \"latency_ms\": {\"mean\": " + json_number(mean) + ", \"p50\": " + json_number(p50) + ", \"p90\": " + json_number(p90) +
+               ", \"p99\": " + json_number(p99) + ", \"min\": " + json_number(*std::min_element(latencies.begin(), latencies.end())) +
+               ", \"max\": " + json_number(*std::max_element(latencies.begin(), latencies.end())) + "}" +
+               ", \"stages_ms\": {\"preprocess\": " + json_number(stages.preprocess_ms) +
+               ", \"host_to_device\": " + json_number(stages.host_to_device_ms) + ", \"compute\": " + json_number(stages.compute_ms) +
+               ", \"device_to_host\": " + json_number(stages.device_to_host_ms) + "}}";
       first = false;
     }
   }

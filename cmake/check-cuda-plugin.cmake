@@ -1,0 +1,111 @@
+# ctest cuda_plugin_build_test: checks that a built libmfn_cuda.so is what
+# its build options promise, by reading the files back (cmake -P, no GPU):
+#   RUNTIME=Shared  the plugin needs libcudart.so (readelf -d); Static: it
+#                   does not, and imports no cuda* function at all
+#   GRAPHS=0        no object of the plugin, and with a shared runtime not
+#                   the plugin itself, references a cudaGraph* function or
+#                   stream capture (nm); GRAPHS=1: they do
+#   LINEINFO=OFF    no `.loc` line (so no `inlined_at`) in the PTX; ON: `.loc`
+# Inputs (-D): PLUGIN, OBJECTS and PTX (;-lists), NM, READELF, CUOBJDUMP
+# (may be empty), RUNTIME, GRAPHS, LINEINFO.
+cmake_minimum_required(VERSION 3.18)
+
+set(failures 0)
+# check(<message> <condition...>)
+macro(check message)
+  if(${ARGN})
+    message(STATUS "ok: ${message}")
+  else()
+    message(SEND_ERROR "FAIL: ${message}")
+    math(EXPR failures "${failures} + 1")
+  endif()
+endmacro()
+
+function(run out)
+  execute_process(COMMAND ${ARGN} OUTPUT_VARIABLE text ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${ARGN} failed (${rc}): ${err}")
+  endif()
+  set(${out} "${text}" PARENT_SCOPE)
+endfunction()
+
+foreach(file ${PLUGIN} ${OBJECTS} ${PTX})
+  if(NOT EXISTS "${file}")
+    message(FATAL_ERROR "${file} does not exist: build every target first (cmake --build)")
+  endif()
+endforeach()
+message(STATUS "plugin ${PLUGIN}: runtime ${RUNTIME}, graphs ${GRAPHS}, lineinfo ${LINEINFO}")
+
+# Runtime linkage.
+run(dynamic ${READELF} -d ${PLUGIN})
+string(REGEX MATCH "NEEDED[^\n]*libcudart[^\n]*" cudart_needed "${dynamic}")
+run(imports ${NM} -D --undefined-only ${PLUGIN})
+string(REGEX MATCHALL "cuda[A-Za-z0-9_]+" cuda_imports "${imports}")
+if(RUNTIME STREQUAL "Shared")
+  check("the plugin needs libcudart.so (${cudart_needed})" cudart_needed)
+else()
+  check("the plugin does not need libcudart.so" NOT cudart_needed)
+  list(LENGTH cuda_imports count)
+  check("the static runtime leaves no cuda* import (${cuda_imports})" count EQUAL 0)
+endif()
+
+# Graph functions: every cudaGraph* call and stream capture.
+set(graph_pattern "cudaGraph[A-Za-z0-9_]*|cudaStream[A-Za-z]*Captur[A-Za-z0-9_]*")
+set(object_refs "")
+foreach(object ${OBJECTS})
+  run(symbols ${NM} --undefined-only ${object})
+  string(REGEX MATCHALL "${graph_pattern}" refs "${symbols}")
+  list(APPEND object_refs ${refs})
+endforeach()
+list(REMOVE_DUPLICATES object_refs)
+string(REGEX MATCHALL "${graph_pattern}" plugin_refs "${imports}")
+if(GRAPHS)
+  check("the objects call cudaGraphLaunch" object_refs MATCHES cudaGraphLaunch)
+  if(RUNTIME STREQUAL "Shared")
+    check("the plugin imports cudaGraphLaunch" plugin_refs MATCHES cudaGraphLaunch)
+  endif()
+else()
+  check("no object references a graph function (${object_refs})" NOT object_refs)
+  check("the plugin imports no graph function (${plugin_refs})" NOT plugin_refs)
+endif()
+
+# Line info in the PTX: the plugin's own PTX when this toolkit's cuobjdump
+# can read it, and the PTX compiled with the plugin's flags.
+set(ptx_sources "")
+if(CUOBJDUMP)
+  run(embedded ${CUOBJDUMP} -ptx ${PLUGIN})
+  if(embedded MATCHES "\\.version")
+    list(APPEND ptx_sources "${PLUGIN} (cuobjdump -ptx)")
+    set(ptx_text_0 "${embedded}")
+  else()
+    message(STATUS "no readable PTX in ${PLUGIN} (no virtual architecture built, or a newer fatbin than ${CUOBJDUMP} reads)")
+  endif()
+endif()
+set(index 0)
+foreach(file ${PTX})
+  math(EXPR index "${index} + 1")
+  list(APPEND ptx_sources "${file}")
+  file(READ ${file} ptx_text_${index})
+endforeach()
+list(LENGTH ptx_sources ptx_count)
+check("some PTX to read" ptx_count GREATER 0)
+set(index 0)
+if(NOT ptx_text_0)
+  set(index 1)
+endif()
+foreach(source ${ptx_sources})
+  string(FIND "${ptx_text_${index}}" "inlined_at" inlined)
+  string(REGEX MATCH "\n[ \t]*\\.loc[ \t]" loc "${ptx_text_${index}}")
+  if(LINEINFO)
+    check("${source} has .loc lines" loc)
+  else()
+    check("${source} has no .loc line" NOT loc)
+    check("${source} has no inlined_at" inlined EQUAL -1)
+  endif()
+  math(EXPR index "${index} + 1")
+endforeach()
+
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} check(s) failed")
+endif()
+message(STATUS "cuda_plugin_build_test: all checks passed")
