@@ -19,6 +19,7 @@ export const MFN_ERROR_CODES = [
   "MFN_DISPOSED",
   "MFN_ABORTED",
   "MFN_INTERNAL",
+  "MFN_NONFINITE",
 ] as const;
 
 export type MfnErrorCode = (typeof MFN_ERROR_CODES)[number];

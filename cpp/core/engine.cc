@@ -4,6 +4,7 @@
 #include "mfn/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <vector>
 
@@ -40,6 +41,25 @@ namespace {
 std::string manifest_beside(const std::string& model_path) {
   const size_t slash = model_path.find_last_of('/');
   return (slash == std::string::npos ? std::string() : model_path.substr(0, slash + 1)) + "manifest.json";
+}
+
+// A model with finite weights can still overflow on some input (or a backend
+// in FP16 can): such a vector, or an all-zero one that cannot be normalised,
+// is an error, never an embedding. Runs on the embedding thread, after the
+// backend; a scan of n * dims floats.
+Status check_embeddings(const float* out, size_t n, size_t dims, size_t first) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* e = out + i * dims;
+    bool nonzero = false;
+    for (size_t d = 0; d < dims; ++d) {
+      if (!std::isfinite(e[d])) {
+        return Status(Code::nonfinite, "image " + std::to_string(first + i) + ": the model computed a non-finite value");
+      }
+      nonzero = nonzero || e[d] != 0;
+    }
+    if (!nonzero) return Status(Code::nonfinite, "image " + std::to_string(first + i) + ": the model computed a zero vector");
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -118,6 +138,7 @@ Status Engine::embed(const ImageInput* images, size_t n, bool flip, float* out) 
   for (size_t first = 0; first < n; first += chunk) {
     const size_t count = std::min(chunk, n - first);
     MFN_RETURN_IF_ERROR(impl_->backend->embed(prepared.data() + first, count, flip, out + first * dims));
+    MFN_RETURN_IF_ERROR(check_embeddings(out + first * dims, count, dims, first));
   }
   const mfn_stage_times timings = impl_->backend->last_timings();
   std::lock_guard<std::mutex> timings_lock(impl_->timings_mutex);

@@ -8,9 +8,13 @@
 
 namespace mfn {
 
+// Largest model input side: input staging and activations scale with its
+// square, times the batch.
+constexpr int kMaxInputSide = 1024;
+
 struct Manifest {
   std::string file;              // model file name, e.g. "mobilefacenet.onnx"
-  std::string sha256;
+  std::string sha256;            // lower-case hex of the model file; empty = not checked
   std::string input_name;
   std::string output_name;
   std::string layout;            // "NCHW"
@@ -22,7 +26,8 @@ struct Manifest {
   int embedding_size = 0;
 };
 
-// Missing or malformed file or fields -> MFN_MODEL_INVALID.
+// Missing or malformed file or fields -> MFN_MODEL_INVALID (a FIFO, device or
+// directory included; see read_regular_file).
 Status read_manifest(const std::string& path, Manifest* out);
 
 }  // namespace mfn
