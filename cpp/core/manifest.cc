@@ -297,7 +297,11 @@ Status read_manifest(const std::string& path, Manifest* out) {
   *out = Manifest();
   std::vector<uint8_t> bytes;
   MFN_RETURN_IF_ERROR(read_regular_file(path, "manifest", kMaxManifestBytes, &bytes));
-  const std::string text(bytes.begin(), bytes.end());
+  return parse_manifest(std::string(bytes.begin(), bytes.end()), path, out);
+}
+
+Status parse_manifest(const std::string& text, const std::string& path, Manifest* out) {
+  *out = Manifest();
   Json root;
   Status parsed = JsonParser(text).parse(&root);
   if (!parsed.is_ok()) return Status(parsed.code(), path + ": " + parsed.message());

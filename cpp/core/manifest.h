@@ -30,4 +30,7 @@ struct Manifest {
 // directory included; see read_regular_file).
 Status read_manifest(const std::string& path, Manifest* out);
 
+// The same from the file's text; `path` only names it in messages.
+Status parse_manifest(const std::string& text, const std::string& path, Manifest* out);
+
 }  // namespace mfn
