@@ -11,4 +11,7 @@ namespace mfn {
 // Lower-case hex digest (64 characters).
 std::string sha256_hex(const uint8_t* data, size_t size);
 
+// The same without the SHA-NI path, for tests comparing the two.
+std::string sha256_hex_portable(const uint8_t* data, size_t size);
+
 }  // namespace mfn
