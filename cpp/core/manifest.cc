@@ -329,7 +329,7 @@ Status parse_manifest(const std::string& text, const std::string& path, Manifest
   }
   MFN_RETURN_IF_ERROR(get_triple(root, path, "mean", false, out->mean));
   MFN_RETURN_IF_ERROR(get_triple(root, path, "std", true, out->std));
-  MFN_RETURN_IF_ERROR(get_int(root, path, "embeddingSize", 1 << 20, &out->embedding_size));
+  MFN_RETURN_IF_ERROR(get_int(root, path, "embeddingSize", kMaxEmbeddingSize, &out->embedding_size));
   return Status::ok();
 }
 

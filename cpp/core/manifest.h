@@ -11,6 +11,8 @@ namespace mfn {
 // Largest model input side: input staging and activations scale with its
 // square, times the batch.
 constexpr int kMaxInputSide = 1024;
+// Largest embedding: every batch's output buffers scale with it.
+constexpr int kMaxEmbeddingSize = 65536;
 
 struct Manifest {
   std::string file;              // model file name, e.g. "mobilefacenet.onnx"

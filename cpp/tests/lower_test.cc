@@ -839,6 +839,9 @@ void test_manifest() {
   s = manifest_from(R"({"file":"a","channelOrder":"RGB","input":"in","output":"out","height":2000,"width":2000,)"
                     R"("embeddingSize":16})", &m);
   CHECK_MSG(s.code() == Code::model_invalid && contains(s.message(), "1024"), "%s", s.message().c_str());
+  s = manifest_from(R"({"file":"a","channelOrder":"RGB","input":"in","output":"out","height":4,"width":4,)"
+                    R"("embeddingSize":65537})", &m);
+  CHECK_MSG(s.code() == Code::model_invalid && contains(s.message(), "65536"), "%s", s.message().c_str());
   s = manifest_from(R"({"file":"a","channelOrder":"RGB","layout":"NHWC",)" + rest + "}", &m);
   CHECK(s.code() == Code::model_unsupported);
   // Deep nesting is refused, not recursed into without bound.
