@@ -213,6 +213,26 @@ describe("examples/server", () => {
     expect((await post(`${service.url}/embed`, big, "image/png")).status).toBe(200);
   });
 
+  it("answers 429 SERVER_BUSY while other requests hold the server's pixel allowance", async () => {
+    const { width = 0, height = 0 } = await sharp(face.bytes).metadata();
+    // Room for one image at a time; the first waits a second in the queue for company.
+    const busy = await startService({ MAX_PIXELS_IN_FLIGHT: String(Math.floor(width * height * 1.5)),
+                                      MFN_MAX_DELAY_US: "1000000" });
+    try {
+      const type = hasLfw ? "image/jpeg" : "image/png";
+      const first = post(`${busy.url}/embed`, face.bytes, type);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const second = await post(`${busy.url}/embed`, face.bytes, type);
+      expect([second.status, second.json.error.code, second.headers.get("retry-after")])
+        .toEqual([429, "SERVER_BUSY", "1"]);
+      expect((await first).status).toBe(200);
+      // Released once answered.
+      expect((await post(`${busy.url}/embed`, face.bytes, type)).status).toBe(200);
+    } finally {
+      await stopService(busy);
+    }
+  });
+
   it("exits within its drain deadline on SIGTERM while an upload stalls", async () => {
     const slow = await startService({ DRAIN_TIMEOUT_MS: "1500" });
     const socket = connect(Number(new URL(slow.url).port), "127.0.0.1");

@@ -63,6 +63,7 @@ export function configFromEnv(env = process.env) {
     maxImageSide: int("MAX_IMAGE_SIDE", 4096),
     maxImagePixels: int("MAX_IMAGE_PIXELS", 16 * 2 ** 20),
     maxRequestPixels: int("MAX_REQUEST_PIXELS", 32 * 2 ** 20),
+    maxPixelsInFlight: int("MAX_PIXELS_IN_FLIGHT", 128 * 2 ** 20),
     maxBatchItems: int("MAX_BATCH_ITEMS", 64),
     drainTimeoutMs: int("DRAIN_TIMEOUT_MS", 10_000),
   };
@@ -133,7 +134,8 @@ function decodeBase64(value, name) {
  * Checks an encoded image from its header alone (sharp reads the metadata
  * without decoding the pixels): a format we take, sides within limits, and
  * pixels within what is left of the request's budget (`budget.pixels`), so
- * that many in-limit images cannot add up to gigabytes of decoded pixels.
+ * that many in-limit images cannot add up to gigabytes of decoded pixels,
+ * and within what the whole server may hold at once (`budget.gate`).
  * sharp's own pixel limit is off for this header read only: an oversized
  * image is ours to refuse with 413, not an unreadable one.
  */
@@ -157,6 +159,11 @@ async function checkImage(bytes, name, config, budget) {
     throw new HttpError(413, "REQUEST_TOO_MANY_PIXELS",
       `the images of one request may hold ${config.maxRequestPixels} pixels in all; ${name} goes beyond that`);
   }
+  if (budget.gate.pixels + width * height > config.maxPixelsInFlight) {
+    throw new HttpError(429, "SERVER_BUSY", "Too many pixels being decoded; retry shortly", { "retry-after": "1" });
+  }
+  budget.gate.pixels += width * height;
+  budget.held += width * height;
   return bytes;
 }
 
@@ -187,14 +194,8 @@ function queryLandmarks(url) {
   return [0, 2, 4, 6, 8].map((i) => [values[i], values[i + 1]]);
 }
 
-/** What one request may decode, shared by all its images. */
-function pixelBudget(config) {
-  return { pixels: config.maxRequestPixels };
-}
-
-async function embedRoute(req, url, body, embedder, config, signal) {
+async function embedRoute(req, url, body, embedder, config, signal, budget) {
   const type = mediaType(req);
-  const budget = pixelBudget(config);
   if (IMAGE_TYPES.has(type)) {
     const image = await checkImage(body, "the body", config, budget);
     const landmarks = queryLandmarks(url);
@@ -218,14 +219,13 @@ async function embedRoute(req, url, body, embedder, config, signal) {
   return { embedding: Array.from(embedding), dimensions: embedding.length, backend: embedder.backend };
 }
 
-async function verifyRoute(req, body, embedder, config, signal) {
+async function verifyRoute(req, body, embedder, config, signal, budget) {
   const type = mediaType(req);
   if (type !== "application/json") throw unsupportedMedia(type);
   const json = parseJson(body);
   if (typeof json !== "object" || json === null || json.a === undefined || json.b === undefined) {
     throw new HttpError(400, "MFN_INVALID_ARGUMENT", "Expected { a, b } with two images");
   }
-  const budget = pixelBudget(config);
   const a = await jsonItem(json.a, "a", config, budget);
   const b = await jsonItem(json.b, "b", config, budget);
   // Landmarks are per image, so the pair goes through embedBatch and then verify on the embeddings.
@@ -263,6 +263,8 @@ export async function startServer(config = configFromEnv()) {
   });
   let shuttingDown = false;
   let inFlight = 0;
+  // Declared pixels of the images admitted and not yet answered, all requests together.
+  const gate = { pixels: 0 };
   let drained = () => {};
 
   const server = http.createServer(async (req, res) => {
@@ -274,6 +276,8 @@ export async function startServer(config = configFromEnv()) {
     inFlight++;
     // A client that hangs up cancels its work if the queue has not started it.
     const controller = new AbortController();
+    // What this request may still decode, and what it holds of the gate.
+    const budget = { pixels: config.maxRequestPixels, held: 0, gate };
     res.on("close", () => {
       if (!res.writableFinished) controller.abort();
     });
@@ -285,8 +289,8 @@ export async function startServer(config = configFromEnv()) {
       } else if (route === "POST /embed" || route === "POST /verify") {
         const body = await readBody(req, config.maxBodyBytes);
         const result = route === "POST /embed"
-          ? await embedRoute(req, url, body, embedder, config, controller.signal)
-          : await verifyRoute(req, body, embedder, config, controller.signal);
+          ? await embedRoute(req, url, body, embedder, config, controller.signal, budget)
+          : await verifyRoute(req, body, embedder, config, controller.signal, budget);
         send(res, 200, result);
       } else if (["/health", "/embed", "/verify"].includes(url.pathname)) {
         throw new HttpError(405, "METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${url.pathname}`,
@@ -302,6 +306,7 @@ export async function startServer(config = configFromEnv()) {
         send(res, failure.status, { error: { code: failure.code, message: failure.message } }, failure.headers);
       }
     } finally {
+      gate.pixels -= budget.held;
       if (--inFlight === 0 && shuttingDown) drained();
     }
   });
