@@ -16,7 +16,11 @@ bool sha_ni_available() {
   return sse41 && ssse3 && ((b >> 29) & 1);
 }
 
-void sha256_blocks_sha_ni(uint32_t state[8], const uint8_t* data, size_t blocks, const uint32_t k[64]) {
+// The ISA is enabled for this function only (no file-wide -msha), so
+// nothing else here, inline helpers included, can carry SHA instructions to
+// a CPU without them.
+__attribute__((target("sha,sse4.1,ssse3"))) void sha256_blocks_sha_ni(uint32_t state[8], const uint8_t* data,
+                                                                     size_t blocks, const uint32_t k[64]) {
   const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
   __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));
   __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4));

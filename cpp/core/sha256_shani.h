@@ -1,7 +1,7 @@
 // SHA-256 block compression with the x86 SHA extensions (SHA-NI), for
 // sha256.cc; about five times the portable code's speed where the CPU has
-// them (our AMD EPYC machines do). Compiled with -msha -msse4.1 only for
-// this file; callers check sha_ni_available() first.
+// them (our AMD EPYC machines do). The instructions are enabled on that one
+// function (a target attribute); callers check sha_ni_available() first.
 #pragma once
 
 #include <cstddef>
