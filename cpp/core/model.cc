@@ -34,6 +34,9 @@ constexpr int64_t kMaxTensor = 1 << 24;
 // that). MobileFaceNet needs about 1 M and 4 M.
 constexpr size_t kMaxWeightFloats = size_t(1) << 26;
 constexpr int64_t kMaxActivationFloats = int64_t(1) << 26;
+// Weights of one output of a Conv (kh * kw * in_c / group): a backend's
+// per-thread im2col scratch is a multiple of it.
+constexpr int64_t kMaxKernelFloats = int64_t(1) << 20;
 
 bool all_finite(const std::vector<float>& v) {
   return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
@@ -393,6 +396,10 @@ class Lowerer {
     if (group < 1 || group > kMaxDim || out_c % group != 0 || w->dims[1] * group != in.c) {
       return invalid("Conv weight " + dims_string(w->dims) + " with group " + std::to_string(group) +
                      " does not fit an input of " + std::to_string(in.c) + " channels");
+    }
+    if (w->dims[1] * kh * kw > kMaxKernelFloats) {
+      return unsupported("Conv weight " + dims_string(w->dims) + " has more than " + std::to_string(kMaxKernelFloats) +
+                         " values per output");
     }
     std::vector<int64_t> kernel, strides, dilations, pads;
     MFN_RETURN_IF_ERROR(ints_attr(node, "kernel_shape", 2, 0, &kernel));

@@ -769,6 +769,17 @@ void test_nonfinite_and_bounds() {
   g.add_node(node("Flatten", {"t2000"}, {"output"}, "flatten")).add_output("output", {-1, 64});
   s = lower(g, test_manifest(1, 1, 64), &model);
   CHECK_MSG(s.code() == Code::model_unsupported && contains(s.message(), "weights exceed"), "%s", s.message().c_str());
+  // One output of a conv reading 3 x 600 x 600 values: a per-thread im2col
+  // scratch of gigabytes.
+  g = GraphBuilder();
+  g.add_input("input", {-1, 3, 600, 600})
+      .add_initializer(float_tensor("w", {1, 3, 600, 600}, std::vector<float>(3 * 600 * 600, 0.0f)))
+      .add_node(node("Conv", {"input", "w"}, {"c"}, "conv", {mfn_test::attr_ints("pads", {1, 1, 1, 1})}))
+      .add_node(node("GlobalAveragePool", {"c"}, {"gap"}, "gap"))
+      .add_node(node("Flatten", {"gap"}, {"output"}, "flatten"))
+      .add_output("output", {-1, 1});
+  s = lower(g, test_manifest(600, 600, 1), &model);
+  CHECK_MSG(s.code() == Code::model_unsupported && contains(s.message(), "per output"), "%s", s.message().c_str());
   // 30 depthwise identity convs on a 1024 x 1024 input: 94 M activation
   // values per image.
   g = GraphBuilder();
