@@ -412,8 +412,9 @@ export async function createEmbedder(options?: EmbedderOptions): Promise<Embedde
     const maxDelayUs = checkOptionalInteger(opts.maxDelayUs, "options.maxDelayUs", 0, 10_000_000);
     const maxQueue = checkOptionalInteger(opts.maxQueue, "options.maxQueue", 1, 2 ** 31 - 1);
     const model = opts.model ?? join(packageRoot, "models", "mobilefacenet.onnx");
-    if (typeof model !== "string" || model.length === 0) {
-      throw invalidParameter("options.model", "a path to an .onnx file", model);
+    // A NUL byte would end the C string early and name another file.
+    if (typeof model !== "string" || model.length === 0 || model.includes("\0")) {
+      throw invalidParameter("options.model", "a path to an .onnx file (without NUL bytes)", model);
     }
     const native = await nativeBinding().createEngine({
       modelPath: model,

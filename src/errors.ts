@@ -20,6 +20,7 @@ export const MFN_ERROR_CODES = [
   "MFN_ABORTED",
   "MFN_INTERNAL",
   "MFN_DEPENDENCY_MISSING",
+  "MFN_NONFINITE",
 ] as const;
 
 export type MfnErrorCode = (typeof MFN_ERROR_CODES)[number];

@@ -6,7 +6,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createRequire } from "node:module";
+import { connect } from "node:net";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -81,6 +83,16 @@ async function sampleFace(index: number): Promise<{ bytes: Buffer; landmarks: [n
   const raw = noiseImage(160, 160, 3, index + 1);
   const bytes = await sharp(raw.data, { raw: { width: 160, height: 160, channels: 3 } }).png().toBuffer();
   return { bytes, landmarks: [[56, 64], [104, 64], [80, 88], [60, 115], [100, 115]] };
+}
+
+/** A valid PNG header that declares width x height (the pixels themselves are 8x8). */
+async function declaredPng(width: number, height: number): Promise<Buffer> {
+  const png = Buffer.from(await sharp({ create: { width: 8, height: 8, channels: 3, background: "#808080" } })
+    .png().toBuffer());
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);  // the IHDR chunk's CRC
+  return png;
 }
 
 function sameBits(row: number[], expected: Float32Array): boolean {
@@ -176,11 +188,74 @@ describe("examples/server", () => {
     const wide = await sharp({ create: { width: 5000, height: 8, channels: 3, background: "#808080" } }).png().toBuffer();
     const tooWide = await post(`${service.url}/embed`, wide, "image/png");
     expect([tooWide.status, tooWide.json.error.code]).toEqual([413, "IMAGE_TOO_LARGE"]);
+    // A header alone that declares 60000x60000 is too large, not unreadable.
+    const huge = await post(`${service.url}/embed`, await declaredPng(60000, 60000), "image/png");
+    expect([huge.status, huge.json.error.code]).toEqual([413, "IMAGE_TOO_LARGE"]);
     const wrongMethod = await fetch(`${service.url}/embed`);
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get("allow")).toBe("POST");
     // Still serving after all of that.
     expect((await post(`${service.url}/embed`, face.bytes, "image/jpeg")).status).toBe(200);
+  });
+
+  it("refuses with 413 a request whose in-limit images add up past the pixel budget", async () => {
+    // 64 PNGs of 4096x4096 (55 KB each): 1 Gi pixels, 3 GiB once decoded.
+    const big = await sharp({ create: { width: 4096, height: 4096, channels: 3, background: "#808080" } })
+      .png({ compressionLevel: 9 }).toBuffer();
+    const many = await post(`${service.url}/embed`, json({ images: Array(64).fill(big.toString("base64")) }),
+                            "application/json");
+    expect([many.status, many.json.error.code]).toEqual([413, "REQUEST_TOO_MANY_PIXELS"]);
+    // The default budget (32 Mi pixels) is two such images: a third is refused.
+    const three = await post(`${service.url}/embed`, json({ images: Array(3).fill(big.toString("base64")) }),
+                             "application/json");
+    expect([three.status, three.json.error.code]).toEqual([413, "REQUEST_TOO_MANY_PIXELS"]);
+    // One such image is within the budget.
+    expect((await post(`${service.url}/embed`, big, "image/png")).status).toBe(200);
+  });
+
+  it("answers 429 SERVER_BUSY while other requests hold the server's pixel allowance", async () => {
+    const { width = 0, height = 0 } = await sharp(face.bytes).metadata();
+    // Room for one image at a time; the first waits a second in the queue for company.
+    const busy = await startService({ MAX_PIXELS_IN_FLIGHT: String(Math.floor(width * height * 1.5)),
+                                      MFN_MAX_DELAY_US: "1000000" });
+    try {
+      const type = hasLfw ? "image/jpeg" : "image/png";
+      const first = post(`${busy.url}/embed`, face.bytes, type);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const second = await post(`${busy.url}/embed`, face.bytes, type);
+      expect([second.status, second.json.error.code, second.headers.get("retry-after")])
+        .toEqual([429, "SERVER_BUSY", "1"]);
+      expect((await first).status).toBe(200);
+      // Released once answered.
+      expect((await post(`${busy.url}/embed`, face.bytes, type)).status).toBe(200);
+    } finally {
+      await stopService(busy);
+    }
+  });
+
+  it("exits within its drain deadline on SIGTERM while an upload stalls", async () => {
+    const slow = await startService({ DRAIN_TIMEOUT_MS: "1500" });
+    const socket = connect(Number(new URL(slow.url).port), "127.0.0.1");
+    try {
+      await once(socket, "connect");
+      // Headers and a sliver of a 100 kB body, then nothing.
+      socket.write("POST /embed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n" +
+                   "Content-Length: 100000\r\n\r\n" + "x".repeat(100));
+      socket.on("error", () => {});
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const start = Date.now();
+      slow.child.kill("SIGTERM");
+      const exited = once(slow.child, "exit") as Promise<[number | null]>;
+      const late = new Promise<"late">((resolve) => setTimeout(resolve, 10_000, "late"));
+      const result = await Promise.race([exited, late]);
+      expect(result).not.toBe("late");
+      expect(Date.now() - start).toBeLessThan(1500 + 3000);
+      expect((result as [number | null])[0]).toBe(0);
+      expect(slow.output()).toMatch(/drain deadline \(1500 ms\): cutting 1 request/);
+    } finally {
+      socket.destroy();
+      slow.child.kill("SIGKILL");
+    }
   });
 
   it("sheds load with 429 when the queue is full, and drains with 503 on SIGTERM", async () => {

@@ -4,7 +4,9 @@
 #include "mfn/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "core/align.h"
@@ -42,14 +44,33 @@ std::string manifest_beside(const std::string& model_path) {
   return (slash == std::string::npos ? std::string() : model_path.substr(0, slash + 1)) + "manifest.json";
 }
 
+// A model with finite weights can still overflow on some input (or a backend
+// in FP16 can): such a vector, or an all-zero one that cannot be normalised,
+// is an error, never an embedding. Runs on the embedding thread, after the
+// backend; a scan of n * dims floats.
+Status check_embeddings(const float* out, size_t n, size_t dims, size_t first) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* e = out + i * dims;
+    bool nonzero = false;
+    for (size_t d = 0; d < dims; ++d) {
+      if (!std::isfinite(e[d])) {
+        return Status(Code::nonfinite, "image " + std::to_string(first + i) + ": the model computed a non-finite value");
+      }
+      nonzero = nonzero || e[d] != 0;
+    }
+    if (!nonzero) return Status(Code::nonfinite, "image " + std::to_string(first + i) + ": the model computed a zero vector");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Status Engine::create(const EngineOptions& options, std::unique_ptr<Engine>* out) {
   if (options.max_batch < 1 || options.max_batch > 65536) {
     return Status(Code::invalid_argument, "maxBatch must be between 1 and 65536");
   }
-  if (options.threads < 0 || options.threads > 1024) {
-    return Status(Code::invalid_argument, "threads must be between 0 and 1024");
+  if (options.threads < 0 || options.threads > kMaxThreads) {
+    return Status(Code::invalid_argument, "threads must be between 0 and " + std::to_string(kMaxThreads));
   }
   if (options.device < 0) return Status(Code::invalid_argument, "device must be >= 0");
 
@@ -118,6 +139,7 @@ Status Engine::embed(const ImageInput* images, size_t n, bool flip, float* out) 
   for (size_t first = 0; first < n; first += chunk) {
     const size_t count = std::min(chunk, n - first);
     MFN_RETURN_IF_ERROR(impl_->backend->embed(prepared.data() + first, count, flip, out + first * dims));
+    MFN_RETURN_IF_ERROR(check_embeddings(out + first * dims, count, dims, first));
   }
   const mfn_stage_times timings = impl_->backend->last_timings();
   std::lock_guard<std::mutex> timings_lock(impl_->timings_mutex);

@@ -3,12 +3,13 @@
 // tree, with a depth limit so that a hostile file cannot exhaust the stack.
 #include "core/manifest.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <vector>
+
+#include "core/model_file.h"
 
 namespace mfn {
 namespace {
@@ -294,9 +295,13 @@ Status get_triple(const Json& root, const std::string& path, const char* field, 
 
 Status read_manifest(const std::string& path, Manifest* out) {
   *out = Manifest();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(Code::model_invalid, "cannot open manifest '" + path + "'");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes;
+  MFN_RETURN_IF_ERROR(read_regular_file(path, "manifest", kMaxManifestBytes, &bytes));
+  return parse_manifest(std::string(bytes.begin(), bytes.end()), path, out);
+}
+
+Status parse_manifest(const std::string& text, const std::string& path, Manifest* out) {
+  *out = Manifest();
   Json root;
   Status parsed = JsonParser(text).parse(&root);
   if (!parsed.is_ok()) return Status(parsed.code(), path + ": " + parsed.message());
@@ -304,6 +309,11 @@ Status read_manifest(const std::string& path, Manifest* out) {
 
   MFN_RETURN_IF_ERROR(get_string(root, path, "file", true, &out->file));
   MFN_RETURN_IF_ERROR(get_string(root, path, "sha256", false, &out->sha256));
+  for (char& c : out->sha256) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!out->sha256.empty() &&
+      (out->sha256.size() != 64 || out->sha256.find_first_not_of("0123456789abcdef") != std::string::npos)) {
+    return field_error(path, "sha256", "must be 64 hexadecimal digits");
+  }
   MFN_RETURN_IF_ERROR(get_string(root, path, "input", true, &out->input_name));
   MFN_RETURN_IF_ERROR(get_string(root, path, "output", true, &out->output_name));
   out->layout = "NCHW";
@@ -311,15 +321,15 @@ Status read_manifest(const std::string& path, Manifest* out) {
   if (out->layout != "NCHW") {
     return Status(Code::model_unsupported, "manifest " + path + ": layout '" + out->layout + "' (only NCHW)");
   }
-  MFN_RETURN_IF_ERROR(get_int(root, path, "height", 4096, &out->height));
-  MFN_RETURN_IF_ERROR(get_int(root, path, "width", 4096, &out->width));
+  MFN_RETURN_IF_ERROR(get_int(root, path, "height", kMaxInputSide, &out->height));
+  MFN_RETURN_IF_ERROR(get_int(root, path, "width", kMaxInputSide, &out->width));
   MFN_RETURN_IF_ERROR(get_string(root, path, "channelOrder", true, &out->channel_order));
   if (out->channel_order != "BGR" && out->channel_order != "RGB") {
     return field_error(path, "channelOrder", "must be \"BGR\" or \"RGB\"");
   }
   MFN_RETURN_IF_ERROR(get_triple(root, path, "mean", false, out->mean));
   MFN_RETURN_IF_ERROR(get_triple(root, path, "std", true, out->std));
-  MFN_RETURN_IF_ERROR(get_int(root, path, "embeddingSize", 1 << 20, &out->embedding_size));
+  MFN_RETURN_IF_ERROR(get_int(root, path, "embeddingSize", kMaxEmbeddingSize, &out->embedding_size));
   return Status::ok();
 }
 

@@ -8,9 +8,15 @@
 
 namespace mfn {
 
+// Largest model input side: input staging and activations scale with its
+// square, times the batch.
+constexpr int kMaxInputSide = 1024;
+// Largest embedding: every batch's output buffers scale with it.
+constexpr int kMaxEmbeddingSize = 65536;
+
 struct Manifest {
   std::string file;              // model file name, e.g. "mobilefacenet.onnx"
-  std::string sha256;
+  std::string sha256;            // lower-case hex of the model file; empty = not checked
   std::string input_name;
   std::string output_name;
   std::string layout;            // "NCHW"
@@ -22,7 +28,11 @@ struct Manifest {
   int embedding_size = 0;
 };
 
-// Missing or malformed file or fields -> MFN_MODEL_INVALID.
+// Missing or malformed file or fields -> MFN_MODEL_INVALID (a FIFO, device or
+// directory included; see read_regular_file).
 Status read_manifest(const std::string& path, Manifest* out);
+
+// The same from the file's text; `path` only names it in messages.
+Status parse_manifest(const std::string& text, const std::string& path, Manifest* out);
 
 }  // namespace mfn

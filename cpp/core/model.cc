@@ -16,6 +16,9 @@
 #include <map>
 #include <utility>
 
+#include "core/model_file.h"
+#include "core/sha256.h"
+
 namespace mfn {
 namespace {
 
@@ -24,6 +27,20 @@ namespace {
 // (weights of a GlobalAveragePool, say) far from overflow.
 constexpr int64_t kMaxDim = 1 << 20;
 constexpr int64_t kMaxTensor = 1 << 24;
+// Totals over the whole plan, so that a small file cannot make the engine
+// allocate without bound (many nodes sharing one large initializer, say):
+// weights, biases and slopes of all layers, and the values of all
+// activation tensors of one image (a backend's per-image memory is at most
+// that). MobileFaceNet needs about 1 M and 4 M.
+constexpr size_t kMaxWeightFloats = size_t(1) << 26;
+constexpr int64_t kMaxActivationFloats = int64_t(1) << 26;
+// Weights of one output of a Conv (kh * kw * in_c / group): a backend's
+// per-thread im2col scratch is a multiple of it.
+constexpr int64_t kMaxKernelFloats = int64_t(1) << 20;
+
+bool all_finite(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+}
 
 struct Layer {
   mfn_conv_layer desc{};  // pointers are filled in once storage is final
@@ -182,22 +199,36 @@ class Lowerer {
     return Status::ok();
   }
 
-  // A constant broadcast per channel: a scalar, [C,1,1] (leading 1s allowed)
-  // for a CxHxW tensor, [C] for a flattened one, and [C] for PRelu slopes.
-  Status channel_vector(const OnnxTensor& t, int c, bool flat, bool allow_1d, std::vector<double>* out) const {
-    if (t.floats.size() == 1) {
-      out->assign(c, t.floats[0]);
-      return Status::ok();
+  // A constant broadcast per channel under numpy rules: its dims, aligned to
+  // the right of the activation's [N,C,H,W] (or [N,C] when flat), must be 1
+  // everywhere but C, where they are 1 or C. So [C,1,1] and [1,C,1,1] are
+  // per channel, a scalar is uniform, and [C] on a 4-D tensor is refused: it
+  // runs along W (or would widen the output), not along C. A constant of
+  // higher rank than the activation would widen the output: refused too.
+  Status channel_vector(const OnnxTensor& t, int c, bool flat, std::vector<double>* out) const {
+    const size_t rank = flat ? 2 : 4;
+    const std::vector<int64_t>& d = t.dims;
+    bool per_channel = d.size() <= rank;
+    int64_t channel_dim = 1;
+    for (size_t i = 0; i < d.size() && per_channel; ++i) {
+      const size_t axis = rank - d.size() + i;  // aligned to the right
+      if (axis == 1) {
+        channel_dim = d[i];
+        per_channel = d[i] == 1 || d[i] == c;
+      } else {
+        per_channel = d[i] == 1;
+      }
     }
-    std::vector<int64_t> d = t.dims;
-    while (!d.empty() && d.front() == 1 && static_cast<int64_t>(d.size()) > (flat ? 1 : 3)) d.erase(d.begin());
-    const std::vector<int64_t> vec{c}, chw{c, 1, 1};
-    const bool per_channel = flat ? d == vec : (d == chw || (allow_1d && d == vec));
-    if (!per_channel || t.floats.size() != static_cast<size_t>(c)) {
+    if (!per_channel || t.floats.size() != static_cast<size_t>(channel_dim)) {
       return unsupported("constant '" + t.name + "' of shape " + dims_string(t.dims) +
-                         " does not broadcast per channel over " + std::to_string(c) + " channels");
+                         " does not broadcast per channel over a " +
+                         (flat ? "[N," + std::to_string(c) + "]" : "[N," + std::to_string(c) + ",H,W]") + " tensor");
     }
-    out->assign(t.floats.begin(), t.floats.end());
+    if (channel_dim == 1) {
+      out->assign(c, t.floats[0]);
+    } else {
+      out->assign(t.floats.begin(), t.floats.end());
+    }
     return Status::ok();
   }
 
@@ -233,6 +264,14 @@ class Lowerer {
 
   // Appends the layer, creates its output tensor and binds `name` to it.
   Status add_layer(Layer l, const std::string& name, bool flat) {
+    weight_floats_ += l.weight.size() + l.bias.size() + l.slope.size();
+    if (weight_floats_ > kMaxWeightFloats) {
+      return unsupported("the model's weights exceed " + std::to_string(kMaxWeightFloats) + " values");
+    }
+    activation_floats_ += static_cast<int64_t>(l.desc.out_c) * l.desc.out_h * l.desc.out_w;
+    if (activation_floats_ > kMaxActivationFloats) {
+      return unsupported("the model's activations exceed " + std::to_string(kMaxActivationFloats) + " values per image");
+    }
     const int index = static_cast<int>(layers_.size());
     l.desc.output = new_tensor(l.desc.out_c, l.desc.out_h, l.desc.out_w, index);
     l.name = node_name_;
@@ -358,6 +397,10 @@ class Lowerer {
       return invalid("Conv weight " + dims_string(w->dims) + " with group " + std::to_string(group) +
                      " does not fit an input of " + std::to_string(in.c) + " channels");
     }
+    if (w->dims[1] * kh * kw > kMaxKernelFloats) {
+      return unsupported("Conv weight " + dims_string(w->dims) + " has more than " + std::to_string(kMaxKernelFloats) +
+                         " values per output");
+    }
     std::vector<int64_t> kernel, strides, dilations, pads;
     MFN_RETURN_IF_ERROR(ints_attr(node, "kernel_shape", 2, 0, &kernel));
     if (node.attribute("kernel_shape") && (kernel[0] != kh || kernel[1] != kw)) {
@@ -413,7 +456,7 @@ class Lowerer {
     if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
       const OnnxTensor* b = nullptr;
       MFN_RETURN_IF_ERROR(float_constant(node, 2, &b));
-      if (b->floats.size() != static_cast<size_t>(out_c)) {
+      if (b->dims.size() != 1 || b->floats.size() != static_cast<size_t>(out_c)) {
         return invalid("Conv bias of shape " + dims_string(b->dims) + " for " + std::to_string(out_c) + " outputs");
       }
       l.bias = b->floats;
@@ -427,11 +470,17 @@ class Lowerer {
     if (x.kind == Value::kConstant) return unsupported("BatchNormalization of a constant");
     int c = 0;
     MFN_RETURN_IF_ERROR(channels(x, &c));
+    // Inference semantics only; opset < 9 spatial=0 takes per-element
+    // parameters.
+    const OnnxAttribute* training = node.attribute("training_mode");
+    if (training && training->i != 0) return unsupported("BatchNormalization with training_mode");
+    const OnnxAttribute* spatial = node.attribute("spatial");
+    if (spatial && spatial->i == 0) return unsupported("BatchNormalization with spatial=0");
     std::vector<double> params[4];  // scale, B, mean, var
     for (int i = 0; i < 4; ++i) {
       const OnnxTensor* t = nullptr;
       MFN_RETURN_IF_ERROR(float_constant(node, 1 + i, &t));
-      if (t->floats.size() != static_cast<size_t>(c)) {
+      if (t->dims.size() != 1 || t->floats.size() != static_cast<size_t>(c)) {
         return invalid("BatchNormalization parameter '" + t->name + "' of shape " + dims_string(t->dims) + " for " +
                        std::to_string(c) + " channels");
       }
@@ -459,7 +508,7 @@ class Lowerer {
       const OnnxTensor* t = nullptr;
       MFN_RETURN_IF_ERROR(float_constant(node, 1, &t));
       std::vector<double> s;
-      MFN_RETURN_IF_ERROR(channel_vector(*t, c, x.flat, true, &s));
+      MFN_RETURN_IF_ERROR(channel_vector(*t, c, x.flat, &s));
       slope.assign(s.begin(), s.end());
     }
     return apply_slope(x, std::move(slope), node.outputs[0]);
@@ -486,7 +535,7 @@ class Lowerer {
     int c = 0;
     MFN_RETURN_IF_ERROR(channels(x, &c));
     std::vector<double> v;
-    MFN_RETURN_IF_ERROR(channel_vector(*k, c, x.flat, false, &v));
+    MFN_RETURN_IF_ERROR(channel_vector(*k, c, x.flat, &v));
     std::vector<double> scale(c, 1.0), shift(c, 0.0);
     for (int i = 0; i < c; ++i) {
       if (op == "Add") {
@@ -509,6 +558,8 @@ class Lowerer {
     MFN_RETURN_IF_ERROR(materialize(&a));
     MFN_RETURN_IF_ERROR(materialize(&b));
     const mfn_tensor_desc &da = desc(a), &db = desc(b);
+    // [N,F] + [N,C,H,W] broadcasts to a 4-D tensor of another shape.
+    if (a.flat != b.flat) return unsupported("Add of a flattened and a 4-D tensor");
     if (da.c != db.c || da.h != db.h || da.w != db.w) {
       return unsupported("Add of tensors of different shapes (" + std::to_string(da.c) + "x" + std::to_string(da.h) +
                          "x" + std::to_string(da.w) + " and " + std::to_string(db.c) + "x" + std::to_string(db.h) +
@@ -532,7 +583,7 @@ class Lowerer {
     }
     Layer l = identity_layer(a);
     l.desc.residual = b.tensor;
-    return add_layer(std::move(l), node.outputs[0], a.flat && b.flat);
+    return add_layer(std::move(l), node.outputs[0], a.flat);
   }
 
   // Gemm / MatMul with a constant weight: a convolution whose kernel covers
@@ -575,9 +626,14 @@ class Lowerer {
     if (gemm && node.inputs.size() > 2 && !node.inputs[2].empty()) {
       const OnnxTensor* c = nullptr;
       MFN_RETURN_IF_ERROR(float_constant(node, 2, &c));
+      // Unidirectional broadcast to [batch, N]: the batch axis must be 1.
       const size_t count = c->floats.size();
-      if (count != 1 && count != static_cast<size_t>(n_dim)) {
-        return unsupported("Gemm bias of shape " + dims_string(c->dims) + " (only a scalar or [N])");
+      const std::vector<int64_t>& cd = c->dims;
+      const bool fits = cd.size() <= 2 && (cd.size() < 2 || cd[0] == 1) &&
+                        (cd.empty() || cd.back() == 1 || cd.back() == n_dim) &&
+                        count == static_cast<size_t>(cd.empty() ? 1 : cd.back());
+      if (!fits) {
+        return unsupported("Gemm bias of shape " + dims_string(c->dims) + " (only a scalar, [N] or [1,N])");
       }
       for (int64_t n = 0; n < n_dim; ++n) l.bias[n] = static_cast<float>(beta * c->floats[count == 1 ? 0 : n]);
     }
@@ -696,6 +752,28 @@ class Lowerer {
                                              " but the graph outputs " + std::to_string(d.c) + " values");
     }
 
+    // Arithmetic that must overflow is refused here rather than showing up
+    // as NaN embeddings: every folded parameter, and the input affine
+    // (manifest mean/std with the graph's own), must be finite floats.
+    for (const Layer& l : layers_) {
+      if (!all_finite(l.weight) || !all_finite(l.bias) || !all_finite(l.slope)) {
+        return Status(Code::model_invalid, "node '" + l.name + "': a weight, bias or slope is not a finite float" +
+                                               " (after folding BatchNormalization and constant ops)");
+      }
+    }
+    float scale[3], bias[3];
+    const bool bgr = manifest_.channel_order == "BGR";
+    for (int k = 0; k < 3; ++k) {
+      // Model channel k is (pixel - mean) / std, then the graph's own affine.
+      const double std_k = manifest_.std[k];
+      scale[k] = static_cast<float>(input_scale_[k] / std_k);
+      bias[k] = static_cast<float>(-manifest_.mean[k] / std_k * input_scale_[k] + input_bias_[k]);
+      if (!std::isfinite(scale[k]) || !std::isfinite(bias[k]) || scale[k] == 0) {
+        return Status(Code::model_invalid, "the input normalisation (manifest mean/std and the graph's constant ops) "
+                                           "overflows or vanishes in float");
+      }
+    }
+
     Model& m = *out_;
     m.manifest = manifest_;
     m.layers.clear();
@@ -725,13 +803,10 @@ class Lowerer {
     p.layers = m.layers.data();
     p.output = v.tensor;
     p.embedding_size = d.c;
-    const bool bgr = manifest_.channel_order == "BGR";
     for (int k = 0; k < 3; ++k) {
-      // Model channel k is (pixel - mean) / std, then the graph's own affine.
       p.channel_src[k] = bgr ? 2 - k : k;
-      const double std_k = manifest_.std[k];
-      p.input_scale[k] = static_cast<float>(input_scale_[k] / std_k);
-      p.input_bias[k] = static_cast<float>(-manifest_.mean[k] / std_k * input_scale_[k] + input_bias_[k]);
+      p.input_scale[k] = scale[k];
+      p.input_bias[k] = bias[k];
     }
     return Status::ok();
   }
@@ -745,6 +820,8 @@ class Lowerer {
   std::vector<int> producer_;  // per tensor: index of its layer, -1 for the input
   std::vector<int> readers_;   // per tensor: nodes that read it as an operand (not aliases)
   std::vector<Layer> layers_;
+  size_t weight_floats_ = 0;
+  int64_t activation_floats_ = 0;
   bool input_bound_ = false;
   double input_scale_[3] = {1, 1, 1};
   double input_bias_[3] = {0, 0, 0};
@@ -772,8 +849,19 @@ Status lower_model(const OnnxModel& onnx, const Manifest& manifest, Model* out) 
 Status load_model(const std::string& onnx_path, const std::string& manifest_path, Model* out) {
   Manifest manifest;
   MFN_RETURN_IF_ERROR(read_manifest(manifest_path, &manifest));
+  std::vector<uint8_t> bytes;
+  MFN_RETURN_IF_ERROR(read_regular_file(onnx_path, "model file", kMaxModelFileBytes, &bytes));
+  if (!manifest.sha256.empty()) {
+    const std::string actual = sha256_hex(bytes.data(), bytes.size());
+    if (actual != manifest.sha256) {
+      return Status(Code::model_invalid, "model file '" + onnx_path + "' has sha256 " + actual + " but its manifest '" +
+                                             manifest_path + "' says " + manifest.sha256);
+    }
+  }
   OnnxModel onnx;
-  MFN_RETURN_IF_ERROR(read_onnx_file(onnx_path, &onnx));
+  Status read = read_onnx(bytes.data(), bytes.size(), &onnx);
+  if (!read.is_ok()) return Status(read.code(), onnx_path + ": " + read.message());
+  bytes = std::vector<uint8_t>();  // the decoded tensors hold their own copies
   return lower_model(onnx, manifest, out);
 }
 

@@ -20,8 +20,9 @@
 #include "core/onnx_reader.h"
 
 #include <cstring>
-#include <fstream>
 #include <limits>
+
+#include "core/model_file.h"
 
 namespace mfn {
 namespace {
@@ -579,18 +580,8 @@ Status read_onnx(const uint8_t* data, size_t size, OnnxModel* out) {
 }
 
 Status read_onnx_file(const std::string& path, OnnxModel* out) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return Status(Code::model_invalid, "cannot open model file '" + path + "'");
-  const std::streamoff size = in.tellg();
-  if (size < 0) return Status(Code::model_invalid, "cannot read model file '" + path + "'");
-  if (static_cast<uint64_t>(size) > (uint64_t(1) << 32)) {
-    return Status(Code::model_invalid, "model file '" + path + "' is larger than 4 GiB");
-  }
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) {
-    return Status(Code::model_invalid, "cannot read model file '" + path + "'");
-  }
+  std::vector<uint8_t> bytes;
+  MFN_RETURN_IF_ERROR(read_regular_file(path, "model file", kMaxModelFileBytes, &bytes));
   Status s = read_onnx(bytes.data(), bytes.size(), out);
   if (!s.is_ok()) return Status(s.code(), path + ": " + s.message());
   return s;

@@ -141,6 +141,13 @@ Status validate_image(const ImageInput& image) {
     return Status(Code::invalid_argument, "row stride " + std::to_string(stride) + " is below width * channels (" +
                                               std::to_string(row_bytes) + ")");
   }
+  // Each row after the first starts a stride further, so a stride beyond the
+  // buffer cannot be valid; refusing it first also keeps (h-1)*stride from
+  // wrapping around (h <= 16384).
+  if (image.height > 1 && stride > image.size) {
+    return Status(Code::invalid_argument, "row stride " + std::to_string(stride) + " is beyond the image buffer (" +
+                                              std::to_string(image.size) + " bytes)");
+  }
   const size_t needed = (static_cast<size_t>(image.height) - 1) * stride + row_bytes;
   if (image.size < needed) {
     return Status(Code::invalid_argument, "image buffer has " + std::to_string(image.size) + " bytes; " +

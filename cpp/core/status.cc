@@ -18,6 +18,7 @@ const char* code_name(Code code) {
     case Code::disposed: return "MFN_DISPOSED";
     case Code::aborted: return "MFN_ABORTED";
     case Code::internal: return "MFN_INTERNAL";
+    case Code::nonfinite: return "MFN_NONFINITE";
   }
   return "MFN_INTERNAL";
 }

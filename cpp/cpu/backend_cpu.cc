@@ -34,8 +34,11 @@ using cpu::AlignedBuffer;
 using Clock = std::chrono::steady_clock;
 
 // Network passes preprocessed per round (an image with flip is two passes):
-// bounds the input staging memory whatever n is.
+// bounds the input staging memory whatever n is. Never more than maxBatch
+// images need, and never more than kMaxStagingFloats of input (a model with
+// a large input gets fewer passes per round, down to one).
 constexpr int kMinChunkPasses = 64;
+constexpr size_t kMaxStagingFloats = size_t(1) << 24;
 constexpr int kMaxSide = 16384;
 
 double ms_since(Clock::time_point t0) {
@@ -82,8 +85,10 @@ class CpuBackend final : public Backend {
     pre_plan_.num_tensors = 1;
 
     const int threads = pool_.size();
-    chunk_passes_ = std::max(kMinChunkPasses, 4 * threads);
-    bool ok = inputs_.resize(static_cast<size_t>(chunk_passes_) * net_->input_floats()) &&
+    const size_t in_floats = net_->input_floats();
+    chunk_passes_ = std::min({std::max(kMinChunkPasses, 4 * threads), 2 * max_batch_,
+                              static_cast<int>(std::max<size_t>(2, kMaxStagingFloats / in_floats))});
+    bool ok = inputs_.resize(static_cast<size_t>(chunk_passes_) * in_floats) &&
               embeddings_.resize(static_cast<size_t>(chunk_passes_) * net_->embedding_size());
     arenas_.resize(threads);
     scratch_.resize(threads);

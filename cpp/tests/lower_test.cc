@@ -412,7 +412,7 @@ void test_residual_ordering() {
       .add_initializer(float_tensor("wa", {3, 3, 1, 1}, wa))
       .add_initializer(float_tensor("wb", {3, 3, 1, 1}, wb))
       .add_initializer(float_tensor("wc", {3, 3, 1, 1}, wc))
-      .add_initializer(float_tensor("slope", {3}, slope))
+      .add_initializer(float_tensor("slope", {3, 1, 1}, slope))
       .add_node(node("Conv", {"input", "wa"}, {"a"}, "conv_a"))
       .add_node(node("Relu", {"a"}, {"x"}, "relu_a"))
       .add_node(node("Conv", {"x", "wb"}, {"b"}, "conv_b"))
@@ -592,6 +592,210 @@ void test_errors() {
   CHECK(lower(g, test_manifest(2, 2, 1), &model).code() == Code::model_unsupported);
 }
 
+
+// ---- ONNX (numpy) broadcasting --------------------------------------------
+// Each constant operand either broadcasts per channel exactly as ONNX
+// defines it, or the model is refused: never a per-channel reading of a
+// shape that ONNX broadcasts along another axis.
+void test_broadcasting() {
+  const std::vector<float> w6 = {1, -2, 3, -4, 5, -6};
+  // input 3x2x2 -> conv to 2 channels (2x2 spatial) -> op -> GAP.
+  auto with_op = [&w6](const mfn_test::Pb& constant, const std::string& op, bool constant_first = false) {
+    GraphBuilder g;
+    g.add_input("input", {-1, 3, -1, -1})  // H x W from the manifest
+        .add_initializer(float_tensor("w", {2, 3, 1, 1}, w6))
+        .add_initializer(constant)
+        .add_node(node("Conv", {"input", "w"}, {"c"}, "conv"))
+        .add_node(node(op, constant_first ? std::vector<std::string>{"k", "c"} : std::vector<std::string>{"c", "k"},
+                       {"p"}, "op"))
+        .add_node(node("GlobalAveragePool", {"p"}, {"output"}, "gap"))
+        .add_output("output", {-1, 2, 1, 1});
+    return g;
+  };
+  mfn::Model model;
+  // PRelu slope [C] on N x C x H x W runs along W (here W == C == 2): not
+  // per channel, so refused.
+  Status s = lower(with_op(float_tensor("k", {2}, {0.1f, 0.2f}), "PRelu"), test_manifest(2, 2, 2), &model);
+  CHECK_MSG(s.code() == Code::model_unsupported && contains(s.message(), "broadcast"), "%s", s.message().c_str());
+  // [C] with W != C does not broadcast at all.
+  s = lower(with_op(float_tensor("k", {2}, {0.1f, 0.2f}), "PRelu"), test_manifest(2, 3, 2), &model);
+  CHECK(s.code() == Code::model_unsupported);
+  // The same for Mul/Add: [C] and [C,1] are along W and H.
+  for (const char* op : {"Mul", "Add", "Sub", "Div"}) {
+    CHECK(lower(with_op(float_tensor("k", {2}, {2, 3}), op), test_manifest(2, 2, 2), &model).code() ==
+          Code::model_unsupported);
+    CHECK(lower(with_op(float_tensor("k", {2, 1}, {2, 3}), op), test_manifest(2, 2, 2), &model).code() ==
+          Code::model_unsupported);
+    // A rank-5 constant widens the output to 5-D, even if all its extra axes are 1.
+    CHECK(lower(with_op(float_tensor("k", {1, 1, 2, 1, 1}, {2, 3}), op), test_manifest(2, 2, 2), &model).code() ==
+          Code::model_unsupported);
+    CHECK(lower(with_op(float_tensor("k", {1, 1, 1, 1, 1}, {2}), op), test_manifest(2, 2, 2), &model).code() ==
+          Code::model_unsupported);
+    // A batch axis other than 1 ties the model to one batch size.
+    CHECK(lower(with_op(float_tensor("k", {2, 2, 1, 1}, {1, 2, 3, 4}), op), test_manifest(2, 2, 2), &model).code() ==
+          Code::model_unsupported);
+  }
+  // Per channel or uniform: [C,1,1], [1,C,1,1], [1], [] all lower, with the
+  // values ONNX gives.
+  const std::vector<float> x = {0.5f, -1, 2, -0.25f, 1, 1, -3, 0, 0.75f, -2, 0.5f, 1};
+  const std::vector<float> conv = ref_conv(x, 3, 2, 2, w6, 2, 1, 0, {});
+  struct Case {
+    std::vector<int64_t> dims;
+    std::vector<float> values;
+  };
+  for (const Case& c : {Case{{2, 1, 1}, {0.1f, 0.2f}}, Case{{1, 2, 1, 1}, {0.1f, 0.2f}}, Case{{1}, {0.3f}},
+                        Case{{}, {0.3f}}, Case{{1, 1, 1, 1}, {0.3f}}}) {
+    auto at = [&c](size_t i) { return c.values.size() == 1 ? c.values[0] : c.values[i / 4]; };
+    s = lower(with_op(float_tensor("k", c.dims, c.values), "PRelu"), test_manifest(2, 2, 2), &model);
+    REQUIRE(s.is_ok());
+    std::vector<float> want = conv;
+    for (size_t i = 0; i < want.size(); ++i) want[i] = prelu(want[i], at(i));
+    CHECK(all_near(run_plan(model.plan, x), ref_mean(want, 2, 4)));
+    s = lower(with_op(float_tensor("k", c.dims, c.values), "Sub", true), test_manifest(2, 2, 2), &model);
+    REQUIRE(s.is_ok());
+    for (size_t i = 0; i < want.size(); ++i) want[i] = at(i) - conv[i];
+    CHECK(all_near(run_plan(model.plan, x), ref_mean(want, 2, 4)));
+  }
+  // On a flattened [N, C] tensor, [C] and [1, C] are per feature (= channel).
+  auto flat_op = [&w6](const mfn_test::Pb& constant) {
+    GraphBuilder g;
+    g.add_input("input", {-1, 3, 1, 1})
+        .add_initializer(float_tensor("w", {2, 3, 1, 1}, w6))
+        .add_initializer(constant)
+        .add_node(node("Conv", {"input", "w"}, {"c"}, "conv"))
+        .add_node(node("Flatten", {"c"}, {"f"}, "flatten"))
+        .add_node(node("Mul", {"f", "k"}, {"output"}, "op"))
+        .add_output("output", {-1, 2});
+    return g;
+  };
+  CHECK(lower(flat_op(float_tensor("k", {2}, {2, 3})), test_manifest(1, 1, 2), &model).is_ok());
+  CHECK(lower(flat_op(float_tensor("k", {1, 2}, {2, 3})), test_manifest(1, 1, 2), &model).is_ok());
+  CHECK(lower(flat_op(float_tensor("k", {2, 1, 1}, {2, 3})), test_manifest(1, 1, 2), &model).code() ==
+        Code::model_unsupported);
+  // A flattened [N, C] plus a 4-D [N, C, 1, 1] broadcasts to [N, C, N, C].
+  GraphBuilder g;
+  g.add_input("input", {-1, 3, 1, 1})
+      .add_initializer(float_tensor("w", {3, 3, 1, 1}, std::vector<float>(9, 0.5f)))
+      .add_node(node("Conv", {"input", "w"}, {"c"}, "conv"))
+      .add_node(node("Flatten", {"c"}, {"f"}, "flatten"))
+      .add_node(node("Add", {"f", "c"}, {"output"}, "add"))
+      .add_output("output", {-1, 3});
+  s = lower(g, test_manifest(1, 1, 3), &model);
+  CHECK_MSG(s.code() == Code::model_unsupported, "%s", s.message().c_str());
+  // Gemm's C broadcasts to [batch, N]: [N, 1] would need batch == N.
+  for (const std::vector<int64_t>& dims : {std::vector<int64_t>{2, 1}, std::vector<int64_t>{2, 2}}) {
+    GraphBuilder gemm;
+    gemm.add_input("input", {-1, 3, 1, 1})
+        .add_initializer(float_tensor("B", {2, 3}, w6))
+        .add_initializer(float_tensor("C", dims, std::vector<float>(dims[0] * dims[1], 1.0f)))
+        .add_node(node("Flatten", {"input"}, {"f"}, "flatten"))
+        .add_node(node("Gemm", {"f", "B", "C"}, {"output"}, "fc", {mfn_test::attr_int("transB", 1)}))
+        .add_output("output", {-1, 2});
+    CHECK(lower(gemm, test_manifest(1, 1, 2), &model).code() == Code::model_unsupported);
+  }
+  // BatchNormalization parameters are 1-D [C]; training mode is refused.
+  auto batch_norm = [](const std::vector<int64_t>& dims, const std::vector<mfn_test::Pb>& attrs) {
+    GraphBuilder bn;
+    bn.add_input("input", {-1, 3, 2, 2});
+    for (const char* name : {"scale", "B", "mean", "var"}) bn.add_initializer(float_tensor(name, dims, {1, 1, 1}));
+    bn.add_node(node("BatchNormalization", {"input", "scale", "B", "mean", "var"}, {"b"}, "bn", attrs))
+        .add_node(node("GlobalAveragePool", {"b"}, {"g"}, "gap"))
+        .add_node(node("Flatten", {"g"}, {"output"}, "flatten"))
+        .add_output("output", {-1, 3});
+    return bn;
+  };
+  mfn::Model plain;
+  CHECK(lower(batch_norm({3}, {}), test_manifest(2, 2, 3), &plain).is_ok());
+  CHECK(lower(batch_norm({3, 1, 1}, {}), test_manifest(2, 2, 3), &model).code() == Code::model_invalid);
+  CHECK(lower(batch_norm({3}, {mfn_test::attr_int("training_mode", 1)}), test_manifest(2, 2, 3), &model).code() ==
+        Code::model_unsupported);
+  CHECK(lower(batch_norm({3}, {mfn_test::attr_int("spatial", 0)}), test_manifest(2, 2, 3), &model).code() ==
+        Code::model_unsupported);
+}
+
+// ---- arithmetic that must overflow, and allocation bounds -----------------
+void test_nonfinite_and_bounds() {
+  mfn::Model model;
+  // A finite weight that BatchNormalization folding scales past FLT_MAX.
+  GraphBuilder g;
+  g.add_input("input", {-1, 3, 1, 1})
+      .add_initializer(float_tensor("w", {3, 3, 1, 1}, std::vector<float>(9, 3e38f)))
+      .add_initializer(float_tensor("scale", {3}, {10, 1, 1}))
+      .add_initializer(float_tensor("B", {3}, {0, 0, 0}))
+      .add_initializer(float_tensor("mean", {3}, {0, 0, 0}))
+      .add_initializer(float_tensor("var", {3}, {1, 1, 1}))
+      .add_node(node("Conv", {"input", "w"}, {"c"}, "conv"))
+      .add_node(node("BatchNormalization", {"c", "scale", "B", "mean", "var"}, {"b"}, "bn"))
+      .add_node(node("Flatten", {"b"}, {"output"}, "flatten"))
+      .add_output("output", {-1, 3});
+  Status s = lower(g, test_manifest(1, 1, 3), &model);
+  CHECK_MSG(s.code() == Code::model_invalid && contains(s.message(), "finite"), "%s", s.message().c_str());
+  // A weight that is infinite in the file.
+  g = GraphBuilder();
+  g.add_input("input", {-1, 3, 1, 1})
+      .add_initializer(float_tensor("w", {3, 3, 1, 1}, {1, 1, 1, 1, INFINITY, 1, 1, 1, 1}))
+      .add_node(node("Conv", {"input", "w"}, {"c"}, "conv"))
+      .add_node(node("Flatten", {"c"}, {"output"}, "flatten"))
+      .add_output("output", {-1, 3});
+  CHECK(lower(g, test_manifest(1, 1, 3), &model).code() == Code::model_invalid);
+  // A std whose reciprocal overflows float, and a mean that overflows with it.
+  g = GraphBuilder();
+  g.add_input("input", {-1, 3, 1, 1})
+      .add_initializer(float_tensor("w", {3, 3, 1, 1}, std::vector<float>(9, 1)))
+      .add_node(node("Conv", {"input", "w"}, {"c"}, "conv"))
+      .add_node(node("Flatten", {"c"}, {"output"}, "flatten"))
+      .add_output("output", {-1, 3});
+  mfn::Manifest m = test_manifest(1, 1, 3);
+  CHECK(lower(g, m, &model).is_ok());
+  m.std[1] = 1e-39f;
+  s = lower(g, m, &model);
+  CHECK_MSG(s.code() == Code::model_invalid && contains(s.message(), "normalisation"), "%s", s.message().c_str());
+  m = test_manifest(1, 1, 3);
+  m.mean[0] = 3e38f;
+  m.std[0] = 1e-3f;
+  CHECK(lower(g, m, &model).code() == Code::model_invalid);
+
+  // 2000 nodes sharing one 37 K-float weight would copy 290 MB of weights
+  // out of a 100 KB file.
+  g = GraphBuilder();
+  g.add_input("input", {-1, 3, 1, 1})
+      .add_initializer(float_tensor("w0", {64, 3, 1, 1}, std::vector<float>(192, 0.01f)))
+      .add_initializer(float_tensor("w", {64, 64, 3, 3}, std::vector<float>(64 * 64 * 9, 0.01f)))
+      .add_node(node("Conv", {"input", "w0"}, {"t0"}, "conv0"));
+  for (int i = 1; i <= 2000; ++i) {
+    g.add_node(node("Conv", {"t" + std::to_string(i - 1), "w"}, {"t" + std::to_string(i)}, "conv" + std::to_string(i),
+                    {mfn_test::attr_ints("pads", {1, 1, 1, 1})}));
+  }
+  g.add_node(node("Flatten", {"t2000"}, {"output"}, "flatten")).add_output("output", {-1, 64});
+  s = lower(g, test_manifest(1, 1, 64), &model);
+  CHECK_MSG(s.code() == Code::model_unsupported && contains(s.message(), "weights exceed"), "%s", s.message().c_str());
+  // One output of a conv reading 3 x 600 x 600 values: a per-thread im2col
+  // scratch of gigabytes.
+  g = GraphBuilder();
+  g.add_input("input", {-1, 3, 600, 600})
+      .add_initializer(float_tensor("w", {1, 3, 600, 600}, std::vector<float>(3 * 600 * 600, 0.0f)))
+      .add_node(node("Conv", {"input", "w"}, {"c"}, "conv", {mfn_test::attr_ints("pads", {1, 1, 1, 1})}))
+      .add_node(node("GlobalAveragePool", {"c"}, {"gap"}, "gap"))
+      .add_node(node("Flatten", {"gap"}, {"output"}, "flatten"))
+      .add_output("output", {-1, 1});
+  s = lower(g, test_manifest(600, 600, 1), &model);
+  CHECK_MSG(s.code() == Code::model_unsupported && contains(s.message(), "per output"), "%s", s.message().c_str());
+  // 30 depthwise identity convs on a 1024 x 1024 input: 94 M activation
+  // values per image.
+  g = GraphBuilder();
+  g.add_input("input", {-1, 3, 1024, 1024}).add_initializer(float_tensor("w", {3, 1, 1, 1}, {1, 1, 1}));
+  for (int i = 1; i <= 30; ++i) {
+    g.add_node(node("Conv", {i == 1 ? "input" : "t" + std::to_string(i - 1), "w"}, {"t" + std::to_string(i)},
+                    "conv" + std::to_string(i), {mfn_test::attr_int("group", 3)}));
+  }
+  g.add_node(node("GlobalAveragePool", {"t30"}, {"gap"}, "gap"))
+      .add_node(node("Flatten", {"gap"}, {"output"}, "flatten"))
+      .add_output("output", {-1, 3});
+  s = lower(g, test_manifest(1024, 1024, 3), &model);
+  CHECK_MSG(s.code() == Code::model_unsupported && contains(s.message(), "activations exceed"), "%s",
+            s.message().c_str());
+}
+
 // ---- manifest -------------------------------------------------------------
 Status manifest_from(const std::string& json, mfn::Manifest* m) {
   const std::string path = "/tmp/mfn_lower_test_manifest_" + std::to_string(::getpid()) + ".json";
@@ -641,6 +845,14 @@ void test_manifest() {
     s = manifest_from(json, &m);
     CHECK_MSG(s.code() == Code::model_invalid, "%s -> %s", json.c_str(), s.message().c_str());
   }
+  // Input sides beyond 1024 (a 2000x2000 input once made createEmbedder
+  // stage 3 GiB).
+  s = manifest_from(R"({"file":"a","channelOrder":"RGB","input":"in","output":"out","height":2000,"width":2000,)"
+                    R"("embeddingSize":16})", &m);
+  CHECK_MSG(s.code() == Code::model_invalid && contains(s.message(), "1024"), "%s", s.message().c_str());
+  s = manifest_from(R"({"file":"a","channelOrder":"RGB","input":"in","output":"out","height":4,"width":4,)"
+                    R"("embeddingSize":65537})", &m);
+  CHECK_MSG(s.code() == Code::model_invalid && contains(s.message(), "65536"), "%s", s.message().c_str());
   s = manifest_from(R"({"file":"a","channelOrder":"RGB","layout":"NHWC",)" + rest + "}", &m);
   CHECK(s.code() == Code::model_unsupported);
   // Deep nesting is refused, not recursed into without bound.
@@ -661,6 +873,8 @@ int main() {
   test_shared_tensor();
   test_input_folding_and_padding();
   test_errors();
+  test_broadcasting();
+  test_nonfinite_and_bounds();
   test_manifest();
   std::printf("lower_test: %d failure(s)\n", mfn_test::failures());
   return mfn_test::test_exit_code();

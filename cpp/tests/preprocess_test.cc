@@ -3,6 +3,7 @@
 // against a double-precision reference, clamp vs zero borders, alpha and
 // row stride, NHWC == NCHW, and validate_image's error codes.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -265,6 +266,15 @@ void test_validate() {
   CHECK(mfn::validate_image(t).is_ok());
   t.size -= 1;
   CHECK(mfn::validate_image(t).code() == mfn::Code::invalid_argument);
+  // A stride so large that (h-1)*stride wraps around size_t: 2 * 2^63 is 0,
+  // so the bytes "needed" came to w*channels and rows were read far outside
+  // the buffer.
+  t = in;
+  t.height = 3;
+  t.row_stride = (SIZE_MAX >> 1) + 1;
+  CHECK(mfn::validate_image(t).code() == mfn::Code::invalid_argument);
+  t.height = 1;  // one row: the stride is never used
+  CHECK(mfn::validate_image(t).is_ok());
 }
 
 }  // namespace

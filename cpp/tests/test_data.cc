@@ -1,5 +1,8 @@
 #include "tests/test_data.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -21,6 +24,12 @@ std::string plugin_dir() { return env_or("MFN_PLUGIN_DIR", MFN_PLUGIN_DIR); }
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string scratch_dir(const std::string& test_name) {
+  const std::string dir = "/tmp/" + test_name + "_" + std::to_string(::getpid()) + "/";
+  ::mkdir(dir.c_str(), 0700);
+  return dir;
 }
 
 bool load_crops(Crops* out, std::string* reason) {

@@ -22,4 +22,8 @@ bool load_crops(Crops* out, std::string* reason);
 
 std::vector<uint8_t> read_file(const std::string& path);
 
+// A fresh folder /tmp/<test_name>_<pid>/ (with the trailing slash) for files
+// a test writes; the test removes what it puts there.
+std::string scratch_dir(const std::string& test_name);
+
 }  // namespace mfn_test

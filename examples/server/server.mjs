@@ -64,7 +64,10 @@ export function configFromEnv(env = process.env) {
     maxBodyBytes: int("MAX_BODY_BYTES", 8 * 2 ** 20),
     maxImageSide: int("MAX_IMAGE_SIDE", 4096),
     maxImagePixels: int("MAX_IMAGE_PIXELS", 16 * 2 ** 20),
+    maxRequestPixels: int("MAX_REQUEST_PIXELS", 32 * 2 ** 20),
+    maxPixelsInFlight: int("MAX_PIXELS_IN_FLIGHT", 128 * 2 ** 20),
     maxBatchItems: int("MAX_BATCH_ITEMS", 64),
+    drainTimeoutMs: int("DRAIN_TIMEOUT_MS", 10_000),
     front: frontConfig(env),
   };
 }
@@ -132,12 +135,17 @@ function decodeBase64(value, name) {
 
 /**
  * Checks an encoded image from its header alone (sharp reads the metadata
- * without decoding the pixels): a format we take, and sides within limits.
+ * without decoding the pixels): a format we take, sides within limits, and
+ * pixels within what is left of the request's budget (`budget.pixels`), so
+ * that many in-limit images cannot add up to gigabytes of decoded pixels,
+ * and within what the whole server may hold at once (`budget.gate`).
+ * sharp's own pixel limit is off for this header read only: an oversized
+ * image is ours to refuse with 413, not an unreadable one.
  */
-async function checkImage(bytes, name, config) {
+async function checkImage(bytes, name, config, budget) {
   let meta;
   try {
-    meta = await sharp(bytes).metadata();
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch {
     throw new HttpError(400, "MFN_DECODE_FAILED", `${name} is not a readable image`);
   }
@@ -149,6 +157,16 @@ async function checkImage(bytes, name, config) {
     throw new HttpError(413, "IMAGE_TOO_LARGE",
       `${name} is ${width}x${height}; the limits are ${config.maxImageSide} pixels a side and ${config.maxImagePixels} pixels`);
   }
+  budget.pixels -= width * height;
+  if (budget.pixels < 0) {
+    throw new HttpError(413, "REQUEST_TOO_MANY_PIXELS",
+      `the images of one request may hold ${config.maxRequestPixels} pixels in all; ${name} goes beyond that`);
+  }
+  if (budget.gate.pixels + width * height > config.maxPixelsInFlight) {
+    throw new HttpError(429, "SERVER_BUSY", "Too many pixels being decoded; retry shortly", { "retry-after": "1" });
+  }
+  budget.gate.pixels += width * height;
+  budget.held += width * height;
   return bytes;
 }
 
@@ -156,11 +174,13 @@ async function checkImage(bytes, name, config) {
  * An image item of a JSON body: "<base64>" or { image: "<base64>", landmarks?: [[x, y] x 5] }.
  * `name` is where it sits ("a", "images[2]"; "" for the body itself).
  */
-async function jsonItem(item, name, config) {
+async function jsonItem(item, name, config, budget) {
   const imageName = name ? `${name}.image` : "image";
-  if (typeof item === "string") return { image: await checkImage(decodeBase64(item, name || "the body"), name || "the body", config) };
+  if (typeof item === "string") {
+    return { image: await checkImage(decodeBase64(item, name || "the body"), name || "the body", config, budget) };
+  }
   if (typeof item === "object" && item !== null && !Array.isArray(item)) {
-    const image = await checkImage(decodeBase64(item.image, imageName), imageName, config);
+    const image = await checkImage(decodeBase64(item.image, imageName), imageName, config, budget);
     return item.landmarks === undefined ? { image } : { image, landmarks: item.landmarks };
   }
   throw new HttpError(400, "MFN_INVALID_ARGUMENT", `Expected a base64 string or { image, landmarks } for ${name || "the body"}`);
@@ -177,10 +197,10 @@ function queryLandmarks(url) {
   return [0, 2, 4, 6, 8].map((i) => [values[i], values[i + 1]]);
 }
 
-async function embedRoute(req, url, body, embedder, config, signal) {
+async function embedRoute(req, url, body, embedder, config, signal, budget) {
   const type = mediaType(req);
   if (IMAGE_TYPES.has(type)) {
-    const image = await checkImage(body, "the body", config);
+    const image = await checkImage(body, "the body", config, budget);
     const landmarks = queryLandmarks(url);
     const embedding = await embedder.embed(image, { signal, ...(landmarks ? { landmarks } : {}) });
     return { embedding: Array.from(embedding), dimensions: embedding.length, backend: embedder.backend };
@@ -191,23 +211,26 @@ async function embedRoute(req, url, body, embedder, config, signal) {
     if (json.images.length === 0 || json.images.length > config.maxBatchItems) {
       throw new HttpError(400, "MFN_INVALID_ARGUMENT", `images must hold 1 to ${config.maxBatchItems} items`);
     }
-    const items = await Promise.all(json.images.map((item, i) => jsonItem(item, `images[${i}]`, config)));
+    // One header at a time: the budget is spent in item order.
+    const items = [];
+    for (const [i, item] of json.images.entries()) items.push(await jsonItem(item, `images[${i}]`, config, budget));
     const embeddings = await embedder.embedBatch(items, { signal });
     return { embeddings: embeddings.map((e) => Array.from(e)), dimensions: embedder.dimensions, backend: embedder.backend };
   }
-  const { image, landmarks } = await jsonItem(json ?? null, "", config);
+  const { image, landmarks } = await jsonItem(json ?? null, "", config, budget);
   const embedding = await embedder.embed(image, { signal, ...(landmarks ? { landmarks } : {}) });
   return { embedding: Array.from(embedding), dimensions: embedding.length, backend: embedder.backend };
 }
 
-async function verifyRoute(req, body, embedder, config, signal) {
+async function verifyRoute(req, body, embedder, config, signal, budget) {
   const type = mediaType(req);
   if (type !== "application/json") throw unsupportedMedia(type);
   const json = parseJson(body);
   if (typeof json !== "object" || json === null || json.a === undefined || json.b === undefined) {
     throw new HttpError(400, "MFN_INVALID_ARGUMENT", "Expected { a, b } with two images");
   }
-  const [a, b] = await Promise.all([jsonItem(json.a, "a", config), jsonItem(json.b, "b", config)]);
+  const a = await jsonItem(json.a, "a", config, budget);
+  const b = await jsonItem(json.b, "b", config, budget);
   // Landmarks are per image, so the pair goes through embedBatch and then verify on the embeddings.
   const [ea, eb] = await embedder.embedBatch([a, b], { signal });
   const threshold = json.threshold;
@@ -228,8 +251,10 @@ function send(res, status, payload, headers = {}) {
 
 /**
  * Starts the service; resolves with { server, url, embedder, close() } once it
- * listens. close() stops taking requests (503), lets those in flight finish,
- * then closes the listener and disposes of the embedder.
+ * listens. close() stops taking requests (503), lets those in flight finish
+ * for at most config.drainTimeoutMs (a stalled upload would otherwise hold
+ * the exit until the request timeout), cuts the connections still open, then
+ * closes the listener and disposes of the embedder.
  */
 export async function startServer(config = configFromEnv()) {
   // Front mode (front.mjs): workers on a queue embed; otherwise this process does.
@@ -242,6 +267,8 @@ export async function startServer(config = configFromEnv()) {
   });
   let shuttingDown = false;
   let inFlight = 0;
+  // Declared pixels of the images admitted and not yet answered, all requests together.
+  const gate = { pixels: 0 };
   let drained = () => {};
 
   const server = http.createServer(async (req, res) => {
@@ -253,6 +280,8 @@ export async function startServer(config = configFromEnv()) {
     inFlight++;
     // A client that hangs up cancels its work if the queue has not started it.
     const controller = new AbortController();
+    // What this request may still decode, and what it holds of the gate.
+    const budget = { pixels: config.maxRequestPixels, held: 0, gate };
     res.on("close", () => {
       if (!res.writableFinished) controller.abort();
     });
@@ -264,8 +293,8 @@ export async function startServer(config = configFromEnv()) {
       } else if (route === "POST /embed" || route === "POST /verify") {
         const body = await readBody(req, config.maxBodyBytes);
         const result = route === "POST /embed"
-          ? await embedRoute(req, url, body, embedder, config, controller.signal)
-          : await verifyRoute(req, body, embedder, config, controller.signal);
+          ? await embedRoute(req, url, body, embedder, config, controller.signal, budget)
+          : await verifyRoute(req, body, embedder, config, controller.signal, budget);
         send(res, 200, result);
       } else if (["/health", "/embed", "/verify"].includes(url.pathname)) {
         throw new HttpError(405, "METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${url.pathname}`,
@@ -281,6 +310,7 @@ export async function startServer(config = configFromEnv()) {
         send(res, failure.status, { error: { code: failure.code, message: failure.message } }, failure.headers);
       }
     } finally {
+      gate.pixels -= budget.held;
       if (--inFlight === 0 && shuttingDown) drained();
     }
   });
@@ -298,9 +328,19 @@ export async function startServer(config = configFromEnv()) {
     closing ??= (async () => {
       shuttingDown = true;
       // dispose() does not drain (calls still queued would reject with
-      // MFN_DISPOSED), so wait for the requests in flight here first.
-      if (inFlight > 0) await new Promise((resolve) => { drained = resolve; });
-      await new Promise((resolve) => server.close(resolve));
+      // MFN_DISPOSED), so wait for the requests in flight here first, up to
+      // the deadline.
+      let timer;
+      const deadline = new Promise((resolve) => { timer = setTimeout(resolve, config.drainTimeoutMs, "deadline"); });
+      const finished = inFlight === 0 ? "drained" : await Promise.race([
+        new Promise((resolve) => { drained = () => resolve("drained"); }), deadline]);
+      clearTimeout(timer);
+      if (finished === "deadline") {
+        console.error(`drain deadline (${config.drainTimeoutMs} ms): cutting ${inFlight} request(s) still in flight`);
+      }
+      const listenerClosed = new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      await listenerClosed;
       await embedder.dispose();
     })();
     return closing;

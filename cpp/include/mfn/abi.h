@@ -29,7 +29,8 @@ enum mfn_code {
   MFN_E_QUEUE_FULL = 10,
   MFN_E_DISPOSED = 11,
   MFN_E_ABORTED = 12,
-  MFN_E_INTERNAL = 13
+  MFN_E_INTERNAL = 13,
+  MFN_E_NONFINITE = 14
 };
 
 /* Pixel channel order of caller images. 4-channel images carry alpha last. */

@@ -24,6 +24,7 @@ enum class Code : int {
   disposed = MFN_E_DISPOSED,
   aborted = MFN_E_ABORTED,
   internal = MFN_E_INTERNAL,
+  nonfinite = MFN_E_NONFINITE,  // the model computed NaN/Inf (or a zero vector) for an input
 };
 
 // "MFN_MODEL_INVALID" etc.: the string JavaScript sees as error.code.
