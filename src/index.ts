@@ -13,6 +13,8 @@ export type {
   VerifyResult,
 } from "./embedder.js";
 export type { ImageInput, Landmarks, RawImage } from "./inputs.js";
+export { DEFAULT_MIN_SCORE, MAX_FACES } from "./faces.js";
+export type { DetectOptions, EmbedFacesOptions, Face, FaceWithEmbedding } from "./faces.js";
 export { MfnError, MFN_ERROR_CODES } from "./errors.js";
 export type { MfnErrorCode } from "./errors.js";
 export { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";
