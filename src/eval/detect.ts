@@ -3,8 +3,9 @@
 // landmarks, embed); the face used for a pair is the one nearest the photo's
 // centre (LFW's subject is centred; the landmark file is not used to pick
 // it). The landmark file only scores the detector:
-//   found: some detected face has both eyes within EYE_MATCH x the inter-ocular
-//     distance (IOD) of the file's eyes;
+//   found: some detected face's box holds the file's two eyes and nose tip and
+//     is 1 to 4 inter-ocular distances (IOD) wide (the annotated face, not a
+//     neighbour's nor a box around the whole picture);
 //   NME: for that face, the mean distance over both eyes, the nose tip and the
 //     mouth centre (mean of the corners) to the file's, divided by the IOD.
 // A photo without a face leaves its pairs at the largest distance (4).
@@ -21,8 +22,8 @@ export interface FaceEmbedder {
   embedFaces(image: Buffer, options: { flip: boolean }): Promise<FaceWithEmbedding[]>;
 }
 
-/** Eye distance (in IODs) within which a detected face is the annotated one. */
-export const EYE_MATCH = 0.25;
+/** Box widths, in IODs, of a detection that is the annotated face. */
+export const BOX_WIDTH_IODS = [1, 4] as const;
 
 export interface DetectionScore {
   images: number;
@@ -52,14 +53,19 @@ export function faceNme(face: readonly (readonly [number, number])[], truth: Fiv
     dist(mouth(face), mouth(truth))) / 4 / iod;
 }
 
-/** Whether a face's eyes are the file's (both within EYE_MATCH IODs). */
-export function isAnnotatedFace(face: readonly (readonly [number, number])[], truth: FivePoints): boolean {
+type Boxed = { box: { x: number; y: number; width: number; height: number } };
+
+/** Whether a detection is the annotated face: its box holds both eyes and the nose, 1 to 4 IODs wide. */
+export function isAnnotatedFace(face: Boxed, truth: FivePoints): boolean {
   const iod = dist(truth[0]!, truth[1]!);
-  return dist(face[0]!, truth[0]!) < EYE_MATCH * iod && dist(face[1]!, truth[1]!) < EYE_MATCH * iod;
+  const { x, y, width, height } = face.box;
+  const holds = ([px, py]: readonly [number, number]) => x <= px && px <= x + width && y <= py && py <= y + height;
+  return holds(truth[0]!) && holds(truth[1]!) && holds(truth[2]!) &&
+    width >= BOX_WIDTH_IODS[0] * iod && width <= BOX_WIDTH_IODS[1] * iod;
 }
 
 /** The face whose box centre is nearest the photo's centre. */
-export function centreFace<F extends { box: { x: number; y: number; width: number; height: number } }>(
+export function centreFace<F extends Boxed>(
   faces: readonly F[], width: number, height: number): F | undefined {
   let best: F | undefined;
   let bestD = Infinity;
@@ -79,6 +85,8 @@ export interface DetectEvalOptions {
   concurrency: number;
   /** Side of the photos, for the centre rule (LFW: 250). */
   imageSize: { width: number; height: number };
+  /** Reads a photo; default: the file under imagesDir. */
+  readImage?: (path: string) => Promise<Buffer>;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -97,14 +105,15 @@ export async function evaluateFromPhotos(
       const i = next++;
       if (i >= paths.length) return;
       const p = paths[i]!;
-      const result = await embedder.embedFaces(await readFile(join(options.imagesDir, p)), { flip: options.flip });
+      const bytes = await (options.readImage ?? ((q: string) => readFile(join(options.imagesDir, q))))(p);
+      const result = await embedder.embedFaces(bytes, { flip: options.flip });
       faces += result.length;
       const truth = options.landmarks.get(p);
       const centre = centreFace(result, options.imageSize.width, options.imageSize.height);
       if (centre === undefined) noFace++;
       else embeddings.set(p, centre.embedding);
       if (truth !== undefined) {
-        const match = result.find((f) => isAnnotatedFace(f.landmarks, truth));
+        const match = result.find((f) => isAnnotatedFace(f, truth));
         if (match !== undefined) {
           found++;
           nmes.push(faceNme(match.landmarks, truth));
