@@ -2,6 +2,7 @@
 // caller's thread; pure functions, no shared state).
 #include "core/preprocess.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -160,11 +161,18 @@ void resize_transform(int src_w, int src_h, int dst_w, int dst_h, float t[6]) {
   t[5] = static_cast<float>(0.5 * sy - 0.5);
 }
 
-void preprocess_image_nhwc(const mfn_image& image, const mfn_plan& plan, bool mirror, float* out) {
+void preprocess_rows_nhwc(const mfn_image& image, const mfn_plan& plan, bool mirror, int y_begin, int y_end,
+                          float* out) {
   const mfn_tensor_desc& in = plan.tensors[0];
   if (in.c != 3) return;  // plans are validated to take 3 channels
   const ChannelMap map = channel_map(image, plan);
-  for (int y = 0; y < in.h; ++y) sample_row(image, map, mirror, y, in.w, out + static_cast<size_t>(y) * in.w * 3);
+  for (int y = std::max(0, y_begin); y < std::min(in.h, y_end); ++y) {
+    sample_row(image, map, mirror, y, in.w, out + static_cast<size_t>(y) * in.w * 3);
+  }
+}
+
+void preprocess_image_nhwc(const mfn_image& image, const mfn_plan& plan, bool mirror, float* out) {
+  preprocess_rows_nhwc(image, plan, mirror, 0, plan.tensors[0].h, out);
 }
 
 void preprocess_image(const mfn_image& image, const mfn_plan& plan, bool mirror, float* out) {

@@ -144,16 +144,23 @@ class CpuBackend final : public Backend {
     return Status::ok();
   }
 
-  // Runs on every pool participant: claims passes one at a time.
+  // Runs on every pool participant: claims passes one at a time, or, with
+  // fewer passes than threads (a single photo for the detector), bands of
+  // rows of them.
   static void preprocess_task(void* ctx, int /*participant*/) {
     auto* self = static_cast<CpuBackend*>(ctx);
     const size_t in_floats = self->net_->input_floats();
+    const int threads = self->pool_.size();
+    const int bands = self->run_.passes >= threads ? 1 : threads;
+    const int rows = self->input_desc_.h;
     for (;;) {
-      const int p = self->run_.next.fetch_add(1, std::memory_order_relaxed);
-      if (p >= self->run_.passes) break;
+      const int u = self->run_.next.fetch_add(1, std::memory_order_relaxed);
+      if (u >= self->run_.passes * bands) break;
+      const int p = u / bands, band = u % bands;
       const mfn_image& im = self->run_.images[p / self->run_.per_image];
       const bool mirror = self->run_.per_image == 2 && p % 2 == 1;
-      preprocess_image_nhwc(im, self->pre_plan_, mirror, self->inputs_.data() + p * in_floats);
+      preprocess_rows_nhwc(im, self->pre_plan_, mirror, band * rows / bands, (band + 1) * rows / bands,
+                           self->inputs_.data() + p * in_floats);
     }
   }
 
