@@ -16,7 +16,9 @@
 #include "cpu/isa.h"
 #include "cpu/pool_layer.h"
 #include "mfn/engine.h"
+#include "core/onnx_reader.h"
 #include "tests/check.h"
+#include "tests/onnx_builder.h"
 #include "tests/test_data.h"
 
 namespace {
@@ -244,6 +246,83 @@ void test_lowering() {
   CHECK(mfn::load_model(mfn_test::detector_path(), dir + "manifest.json", &wrong).code() == mfn::Code::model_unsupported);
 }
 
+// A detector-shaped graph: NHWC input -> Transpose -> Conv 3->2 (1x1) ->
+// `middle` nodes (reading "c", writing "m") -> score/box heads -> NHWC
+// outputs; lowered with a detector manifest.
+mfn::Status lower_small(const std::vector<mfn_test::Pb>& middle, const std::vector<mfn_test::Pb>& extra_inits = {},
+                        std::vector<int64_t> perm_out = {0, 2, 3, 1}) {
+  using namespace mfn_test;
+  GraphBuilder g;
+  g.add_input("x", {1, 4, 4, 3})
+      .add_initializer(float_tensor("w", {2, 3, 1, 1}, std::vector<float>(6, 0.5f)))
+      .add_initializer(float_tensor("ws", {1, 2, 1, 1}, {1, 1}))
+      .add_initializer(float_tensor("wb", {16, 2, 1, 1}, std::vector<float>(32, 0.1f)))
+      .add_initializer(int64_tensor("s1", {3}, {1, -1, 1}))
+      .add_initializer(int64_tensor("s16", {3}, {1, -1, 16}));
+  for (const Pb& t : extra_inits) g.add_initializer(t);
+  g.add_node(node("Transpose", {"x"}, {"t"}, "t", {attr_ints("perm", {0, 3, 1, 2})}))
+      .add_node(node("Conv", {"t", "w"}, {"c"}, "c"));
+  for (const Pb& n : middle) g.add_node(n);
+  g.add_node(node("Conv", {"m", "ws"}, {"hs"}, "hs"))
+      .add_node(node("Conv", {"m", "wb"}, {"hb"}, "hb"))
+      .add_node(node("Transpose", {"hs"}, {"ts"}, "ts", {attr_ints("perm", perm_out)}))
+      .add_node(node("Transpose", {"hb"}, {"tb"}, "tb", {attr_ints("perm", {0, 2, 3, 1})}))
+      .add_node(node("Reshape", {"ts", "s1"}, {"scores"}, "rs"))
+      .add_node(node("Reshape", {"tb", "s16"}, {"boxes"}, "rb"))
+      .add_output("scores", {1, -1, 1})
+      .add_output("boxes", {1, -1, 16});
+  mfn::Manifest m;
+  m.kind = "detector";
+  m.file = "small.onnx";
+  m.input_name = "x";
+  m.output_names = {"scores", "boxes"};
+  m.output_name = "scores";
+  m.layout = "NHWC";
+  m.height = m.width = 4;
+  m.channel_order = "RGB";
+  mfn::OnnxModel onnx;
+  const std::vector<uint8_t> bytes = g.model();
+  MFN_RETURN_IF_ERROR(mfn::read_onnx(bytes.data(), bytes.size(), &onnx));
+  mfn::Model model;
+  return mfn::lower_model(onnx, m, &model);
+}
+
+void test_lowering_refusals() {
+  using namespace mfn_test;
+  using mfn::Code;
+  auto pool = [](std::vector<Pb> attrs) { return node("MaxPool", {"c"}, {"m"}, "pool", attrs); };
+  // The plain shapes lower.
+  mfn::Status s = lower_small({pool({attr_ints("kernel_shape", {2, 2}), attr_ints("strides", {2, 2})})});
+  CHECK_MSG(s.is_ok(), "%s", s.message().c_str());
+  s = lower_small({node("Identity", {"c"}, {"m"}, "id")});
+  CHECK_MSG(s.is_ok(), "%s", s.message().c_str());
+  // MaxPool variants outside what the kernels do.
+  CHECK(lower_small({pool({attr_ints("kernel_shape", {2, 2}), attr_int("ceil_mode", 1)})}).code() == Code::model_unsupported);
+  CHECK(lower_small({pool({attr_ints("kernel_shape", {2, 2}), attr_ints("dilations", {2, 2})})}).code() ==
+        Code::model_unsupported);
+  CHECK(lower_small({pool({attr_ints("kernel_shape", {2, 2}), attr_ints("pads", {2, 0, 0, 0})})}).code() ==
+        Code::model_unsupported);
+  CHECK(lower_small({pool({})}).code() == Code::model_invalid);  // no kernel_shape
+  CHECK(lower_small({pool({attr_ints("kernel_shape", {9, 9})})}).code() == Code::model_invalid);  // empty output
+  // Channel padding: it lowers (the heads, taking 2 channels, then refuse the
+  // 4 it makes); zeros of the wrong spatial size, two activations, another axis.
+  s = lower_small({node("ConstantOfShape", {"zs"}, {"z"}, "z"), node("Concat", {"c", "z"}, {"m"}, "cat", {attr_int("axis", 1)})},
+                  {int64_tensor("zs", {4}, {1, 2, 4, 4})});
+  CHECK_MSG(s.code() == Code::model_invalid && s.message().find("'hs'") != std::string::npos, "%s", s.message().c_str());
+  s = lower_small({node("ConstantOfShape", {"zs"}, {"z"}, "z"), node("Concat", {"c", "z"}, {"m"}, "cat", {attr_int("axis", 1)})},
+                  {int64_tensor("zs", {4}, {1, 2, 3, 3})});
+  CHECK(s.code() == Code::model_invalid);
+  s = lower_small({node("Concat", {"c", "c"}, {"m"}, "cat", {attr_int("axis", 1)})});
+  CHECK(s.code() == Code::model_unsupported);
+  s = lower_small({node("ConstantOfShape", {"zs"}, {"z"}, "z"), node("Concat", {"c", "z"}, {"m"}, "cat", {attr_int("axis", 2)})},
+                  {int64_tensor("zs", {4}, {1, 2, 4, 4})});
+  CHECK(s.code() == Code::model_unsupported);
+  // A transpose other than NCHW -> NHWC before an output, and one in the middle of the network.
+  CHECK(lower_small({node("Identity", {"c"}, {"m"}, "id")}, {}, {0, 3, 2, 1}).code() == Code::model_unsupported);
+  s = lower_small({node("Transpose", {"c"}, {"n"}, "tn", {attr_ints("perm", {0, 2, 3, 1})}), node("Relu", {"n"}, {"m"}, "r")});
+  CHECK(s.code() == Code::model_unsupported);
+}
+
 std::unique_ptr<mfn::Engine> make_engine() {
   mfn::EngineOptions options;
   options.model_path = mfn_test::model_path();
@@ -410,6 +489,7 @@ int main() {
   test_shrink();
   test_maxpool_kernels();
   test_lowering();
+  test_lowering_refusals();
   std::unique_ptr<mfn::Engine> engine = make_engine();
   mfn_test::Crops crops;
   std::string reason;
