@@ -171,20 +171,18 @@ Status Engine::embed_faces(const ImageInput& image, const DetectOptions& options
   if (!embeddings) return Status(Code::invalid_argument, "embeddings must not be null");
   embeddings->clear();
   MFN_RETURN_IF_ERROR(detect(image, options, faces));
-  std::vector<ImageInput> aligned(faces->size(), image);
-  for (size_t i = 0; i < faces->size(); ++i) aligned[i].landmarks = (*faces)[i].landmarks;
   // A face whose landmarks give no usable alignment (degenerate points) is
   // dropped rather than failing the whole image.
-  size_t kept = 0;
-  for (size_t i = 0; i < aligned.size(); ++i) {
-    if (!validate(aligned[i]).is_ok()) continue;
-    aligned[kept] = aligned[i];
-    (*faces)[kept] = (*faces)[i];
-    aligned[kept].landmarks = (*faces)[kept].landmarks;
-    ++kept;
-  }
-  faces->resize(kept);
-  aligned.resize(kept);
+  faces->erase(std::remove_if(faces->begin(), faces->end(),
+                              [&](const Face& f) {
+                                ImageInput aligned = image;
+                                aligned.landmarks = f.landmarks;
+                                return !validate(aligned).is_ok();
+                              }),
+               faces->end());
+  const size_t kept = faces->size();
+  std::vector<ImageInput> aligned(kept, image);
+  for (size_t i = 0; i < kept; ++i) aligned[i].landmarks = (*faces)[i].landmarks;
   embeddings->resize(kept * static_cast<size_t>(dimensions()));
   return embed(aligned.data(), kept, flip, embeddings->data());
 }
