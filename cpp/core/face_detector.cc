@@ -128,6 +128,13 @@ Status FaceDetector::detect(const ImageInput& image, const DetectOptions& option
     level.anchors = l.anchors;
     decode_anchors(level, size_, options.min_score, &candidates);
   }
+  // Suppression is quadratic: a detector with a huge anchor grid keeps only
+  // its best kMaxCandidates (BlazeFace has 896 anchors in all).
+  if (candidates.size() > kMaxCandidates) {
+    std::nth_element(candidates.begin(), candidates.begin() + kMaxCandidates, candidates.end(),
+                     [](const Detection& a, const Detection& b) { return a.score > b.score; });
+    candidates.resize(kMaxCandidates);
+  }
   for (const Detection& d : weighted_nms(std::move(candidates), kIouThreshold)) {
     if (static_cast<int>(faces->size()) >= options.max_faces) break;
     Face face;

@@ -36,6 +36,8 @@ class FaceDetector {
 
   // IoU above which weighted suppression merges two detections.
   static constexpr float kIouThreshold = 0.3f;
+  // Detections above minScore that enter suppression, at most.
+  static constexpr size_t kMaxCandidates = 4096;
 
  private:
   FaceDetector() = default;
