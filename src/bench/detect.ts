@@ -10,12 +10,13 @@ import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from "n
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
-import { Command, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import sharp from "sharp";
 
 import { createEmbedder } from "../index.js";
 import type { RawImage } from "../inputs.js";
 import { machineInfo, machineLine, sourceInfo, versions } from "./machine.js";
+import { EXIT_USAGE } from "./options.js";
 import { OrtDetector } from "./peers/ort-detector.js";
 import { median } from "./stats.js";
 
@@ -53,7 +54,13 @@ export async function runDetectBench(argv: string[], packageRoot: string): Promi
     .option("--threads <n>", "threads for both engines", positiveInt("--threads"), 2)
     .option("--json <file>", "write the results as JSON")
     .exitOverride();
-  program.parse(argv, { from: "user" });
+  try {
+    program.parse(argv, { from: "user" });
+  } catch (err) {
+    // commander has printed the help or the message.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    throw err;
+  }
   const o = program.opts<{ input: string; count: number; rounds: number; threads: number; json?: string }>();
   const files = photosIn(o.input, o.count);
   if (files.length === 0) throw new Error(`no photos in ${o.input}`);
