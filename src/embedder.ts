@@ -7,6 +7,8 @@ import { types } from "node:util";
 
 import { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";
 import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
+import { type DetectOptions, type EmbedFacesOptions, type Face, type FaceWithEmbedding, checkDetectOptions, toFaces,
+  toFacesWithEmbeddings } from "./faces.js";
 import { type CallCopies, type CheckedImage, type ImageInput, type Landmarks, checkImage, toNativeImages,
          toNativeLandmarks } from "./inputs.js";
 import {
@@ -44,6 +46,12 @@ export interface EmbedderOptions {
    * size is admitted, so large batches are never starved by small calls.
    */
   maxQueue?: number;
+  /**
+   * The face detector for detect/embedFaces: a path to a detector .onnx with
+   * detector.json beside it, or false for none (detect/embedFaces then throw
+   * MFN_MODEL_UNSUPPORTED). Default: the bundled BlazeFace.
+   */
+  detector?: string | false;
 }
 
 export interface EmbedOptions {
@@ -112,6 +120,10 @@ export interface Embedder {
   verify(a: ImageInput | Float32Array, b: ImageInput | Float32Array, options?: VerifyOptions): Promise<VerifyResult>;
   /** The model input the engine feeds the network (NCHW, c*h*w values, normalised). */
   preprocess(input: ImageInput, options?: PreprocessOptions): Promise<Float32Array>;
+  /** Faces in a photo (any size), highest score first; no face is an empty array. */
+  detect(input: ImageInput, options?: DetectOptions): Promise<Face[]>;
+  /** detect, then every face aligned on its landmarks and embedded (flip as set), in one engine call. */
+  embedFaces(input: ImageInput, options?: EmbedFacesOptions): Promise<FaceWithEmbedding[]>;
   lastTimings(): StageTimings;
   /** Batches the queue formed so far: images / batches is the mean batch size. */
   batchStats(): BatchStats;
@@ -252,6 +264,28 @@ class EmbedderImpl implements Embedder {
     return this.#call(callSite(EmbedderImpl.prototype.preprocess), () => this.#preprocess(input, options));
   }
 
+  detect(input: ImageInput, options?: DetectOptions): Promise<Face[]> {
+    return this.#call(callSite(EmbedderImpl.prototype.detect), async () => {
+      const opts = checkOptions<DetectOptions>(options, "options", ["maxFaces", "minScore", "signal"]);
+      const { maxFaces, minScore } = checkDetectOptions(opts);
+      return this.#withPhoto(input, opts.signal, async (image, signal) =>
+        toFaces(await abortable(signal, (cancel) => this.#native.detect(image, maxFaces, minScore, cancel))));
+    });
+  }
+
+  embedFaces(input: ImageInput, options?: EmbedFacesOptions): Promise<FaceWithEmbedding[]> {
+    return this.#call(callSite(EmbedderImpl.prototype.embedFaces), async () => {
+      const opts = checkOptions<EmbedFacesOptions>(options, "options", ["maxFaces", "minScore", "signal", "flip"]);
+      const { maxFaces, minScore } = checkDetectOptions(opts);
+      const flip = checkBoolean(opts.flip, "options.flip", this.flip);
+      return this.#withPhoto(input, opts.signal, async (image, signal) => {
+        const native = await abortable(signal,
+          (cancel) => this.#native.embedFaces(image, maxFaces, minScore, flip, cancel));
+        return toFacesWithEmbeddings(native, this.dimensions);
+      });
+    });
+  }
+
   lastTimings(): StageTimings {
     if (this.#disposed) throw atCallSite(disposedError(), callSite(EmbedderImpl.prototype.lastTimings));
     return this.#native.lastTimings();
@@ -338,6 +372,20 @@ class EmbedderImpl implements Embedder {
     });
   }
 
+  /**
+   * Runs `use` on the photo of a detect/embedFaces call (copied or decoded
+   * as the call's inputs always are), the signal checked before and after
+   * decoding.
+   */
+  #withPhoto<T>(input: unknown, signal: unknown,
+                use: (image: NativeImage, signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    const checked = checkSignal(signal, "options.signal");
+    this.#checkAborted(checked);
+    const copies: CallCopies = new Map();
+    return this.#withImages([checkImage(input, "input", undefined, copies)], copies, checked,
+      ([image]) => use(image!, checked));
+  }
+
   #checkAborted(signal: AbortSignal | undefined): void {
     if (signal?.aborted) throw abortedError(signal);
   }
@@ -399,7 +447,7 @@ export async function createEmbedder(options?: EmbedderOptions): Promise<Embedde
   const site = callSite(createEmbedder);
   try {
     const opts = checkOptions<EmbedderOptions>(options, "options",
-      ["backend", "flip", "threads", "device", "model", "maxBatch", "maxDelayUs", "maxQueue"]);
+      ["backend", "flip", "threads", "device", "model", "maxBatch", "maxDelayUs", "maxQueue", "detector"]);
     const backend = opts.backend ?? "auto";
     if (backend !== "auto" && backend !== "cpu" && backend !== "cuda") {
       throw invalidParameter("options.backend", '"auto", "cpu" or "cuda"', backend);
@@ -416,12 +464,17 @@ export async function createEmbedder(options?: EmbedderOptions): Promise<Embedde
     if (typeof model !== "string" || model.length === 0 || model.includes("\0")) {
       throw invalidParameter("options.model", "a path to an .onnx file (without NUL bytes)", model);
     }
+    const detector = opts.detector ?? join(packageRoot, "models", "blazeface_back_256.onnx");
+    if (detector !== false && (typeof detector !== "string" || detector.length === 0)) {
+      throw invalidParameter("options.detector", "a path to a detector .onnx file or false", detector);
+    }
     const native = await nativeBinding().createEngine({
       modelPath: model,
       manifestPath: join(dirname(model), "manifest.json"),
       backend, threads, device, maxBatch,
       ...(maxDelayUs === undefined ? {} : { maxDelayUs }),
       ...(maxQueue === undefined ? {} : { maxQueue }),
+      detectorPath: detector === false ? "" : detector,
     });
     return new EmbedderImpl(native, flip);
   } catch (error) {

@@ -15,6 +15,8 @@ export type {
 } from "./embedder.js";
 export { MAX_PIXELS } from "./inputs.js";
 export type { ImageInput, Landmarks, RawImage } from "./inputs.js";
+export { DEFAULT_MIN_SCORE, MAX_FACES } from "./faces.js";
+export type { DetectOptions, EmbedFacesOptions, Face, FaceWithEmbedding } from "./faces.js";
 export { MfnError, MFN_ERROR_CODES } from "./errors.js";
 export type { MfnErrorCode } from "./errors.js";
 export { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";

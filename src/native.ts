@@ -53,6 +53,16 @@ export interface NativeEngineOptions {
   maxDelayUs?: number;
   /** Images waiting at which embed() throws MFN_QUEUE_FULL (a call of any size is admitted below); absent = 4 * maxBatch. */
   maxQueue?: number;
+  /** The face detector's .onnx (its manifest: detector.json beside it); absent or "" = no detector. */
+  detectorPath?: string;
+}
+
+/** What detect/embedFaces resolve with: n faces, highest score first. */
+export interface NativeFaces {
+  boxes: Float32Array;                    // n * 5: x, y, width, height, score
+  landmarks: Float32Array;                // n * 10: the five ArcFace points
+  keypoints: Float32Array;                // n * 12: the detector's six points (eyes, nose, mouth centre, ears)
+  embeddings?: Float32Array;              // embedFaces: n * dimensions, unit rows
 }
 
 /** Cancels one embed call: images not yet put into a batch are skipped and the call rejects with MFN_ABORTED. */
@@ -94,6 +104,16 @@ export interface NativeEngine {
   embed(images: NativeImage[], flip: boolean, out: Float32Array, cancel?: NativeCancelToken): Promise<void>;
   /** Writes the model input (NCHW, c*h*w values) of one image. Synchronous. */
   preprocess(image: NativeImage, mirror: boolean, out: Float32Array): void;
+  /** Side of the detector's square input; 0 without a detector. */
+  readonly detectorInputSize: number;
+  /** Faces in one image; the pixels are copied at call time. */
+  detect(image: NativeImage, maxFaces: number, minScore: number, cancel?: NativeCancelToken): Promise<NativeFaces>;
+  /** detect, then each face aligned and embedded, in one engine call. */
+  embedFaces(image: NativeImage, maxFaces: number, minScore: number, flip: boolean, cancel?: NativeCancelToken): Promise<NativeFaces>;
+  /** The letterboxed detector input (NCHW, 3 * size * size values) of one image. Synchronous. */
+  detectorInput(image: NativeImage, out: Float32Array): void;
+  /** The detector's raw outputs for one image (each NHWC, manifest order, concatenated). */
+  detectorOutputs(image: NativeImage): Promise<Float32Array>;
   lastTimings(): NativeTimings;
   batchStats(): NativeBatchStats;
   /** Idempotent; resolves once queued calls have finished and the engine is gone. */

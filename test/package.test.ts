@@ -197,11 +197,12 @@ describe.skipIf(!hasLfw || process.platform !== "linux")("the packed npm package
       "package.json", "README.md", "dist/index.js", "dist/index.d.ts", "dist/native.js",
       ...shippedFiles.map((name) => `prebuilds/${platform}/${name}`),
       "models/mobilefacenet.onnx", "models/manifest.json", "models/LICENSE-model", "models/PROVENANCE.md",
+      "models/blazeface_back_256.onnx", "models/detector.json", "models/LICENSE-detector", "models/PROVENANCE-detector.md",
       "CMakeLists.txt", "cmake/cuda-archs.cmake", "cpp/CMakeLists.txt", "cpp/cuda/CMakeLists.txt",
       "cpp/tools/mfn_check.cc", "binding/addon.cc", "scripts/install.mjs",
     ];
     for (const path of required) expect(paths).toContain(path);
-    const allowed = /^(package\.json|README\.md|LICENSE(\.md)?|CMakeLists\.txt|cmake\/[^/]+\.cmake|cpp\/.+\.(cc|h|c|cu|cuh|map|txt)|binding\/[^/]+\.(cc|h)|dist\/.+\.(js|d\.ts)|prebuilds\/[^/]+\/[^/]+\.(node|so)|models\/(mobilefacenet\.onnx|manifest\.json|LICENSE-model|PROVENANCE\.md)|scripts\/install\.mjs)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE(\.md)?|CMakeLists\.txt|cmake\/[^/]+\.cmake|cpp\/.+\.(cc|h|c|cu|cuh|map|txt)|binding\/[^/]+\.(cc|h)|dist\/.+\.(js|d\.ts)|prebuilds\/[^/]+\/[^/]+\.(node|so)|models\/(mobilefacenet\.onnx|manifest\.json|LICENSE-model|PROVENANCE\.md|blazeface_back_256\.onnx|detector\.json|LICENSE-detector|PROVENANCE-detector\.md)|scripts\/install\.mjs)$/;
     expect(paths.filter((path) => !allowed.test(path))).toEqual([]);
     expect(paths.filter((path) => path.startsWith("cpp/tests/") || path.endsWith("_test.cc"))).toEqual([]);
   });

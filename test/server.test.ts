@@ -163,6 +163,27 @@ describe("examples/server", () => {
     expect(pair.json).toEqual(expected);
   });
 
+  it("POST /faces finds the face of a photo and embeds it like embedFaces, bit for bit", async () => {
+    const { status, json: body } = await post(`${service.url}/faces`, face.bytes, hasLfw ? "image/jpeg" : "image/png");
+    expect(status).toBe(200);
+    const expected = await local.embedFaces(face.bytes);
+    expect(body.faces.length).toBe(expected.length);
+    if (hasLfw) expect(body.faces.length).toBeGreaterThanOrEqual(1);
+    body.faces.forEach((f: { box: object; score: number; landmarks: number[][]; embedding: number[] }, i: number) => {
+      expect(f.box).toEqual(expected[i]!.box);
+      expect(f.landmarks).toEqual(expected[i]!.landmarks);
+      expect(sameBits(f.embedding, expected[i]!.embedding)).toBe(true);
+    });
+    const boxes = await post(`${service.url}/faces`,
+      json({ image: face.bytes.toString("base64"), embeddings: false, maxFaces: 1 }), "application/json");
+    expect(boxes.status).toBe(200);
+    expect(boxes.json.faces.length).toBe(Math.min(1, expected.length));
+    expect(boxes.json.faces[0]?.embedding).toBeUndefined();
+    const bad = await post(`${service.url}/faces?maxFaces=0`, face.bytes, "image/jpeg");
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe("MFN_INVALID_ARGUMENT");
+  });
+
   it("answers bad requests with 4xx and a code", async () => {
     const cases: [Promise<{ status: number; json: Record<string, any> }>, number, string][] = [
       [post(`${service.url}/embed`, "{not json", "application/json"), 400, "INVALID_JSON"],

@@ -11,6 +11,7 @@
 
 #include "core/align.h"
 #include "core/backend_registry.h"
+#include "core/face_detector.h"
 #include "core/model.h"
 #include "core/preprocess.h"
 #include "cpu/backend_cpu.h"
@@ -21,6 +22,7 @@ namespace mfn {
 struct Engine::Impl {
   std::unique_ptr<Model> model;
   std::unique_ptr<Backend> backend;
+  std::unique_ptr<FaceDetector> detector;  // null without EngineOptions::detector_path
   std::string backend_name;
   std::string fallback_reason;
   // Backends are driven by one thread at a time; callers from several
@@ -39,9 +41,19 @@ Engine::~Engine() = default;
 
 namespace {
 
-std::string manifest_beside(const std::string& model_path) {
+std::string manifest_beside(const std::string& model_path, const char* name = "manifest.json") {
   const size_t slash = model_path.find_last_of('/');
-  return (slash == std::string::npos ? std::string() : model_path.substr(0, slash + 1)) + "manifest.json";
+  return (slash == std::string::npos ? std::string() : model_path.substr(0, slash + 1)) + name;
+}
+
+Status check_detect_options(const DetectOptions& options) {
+  if (options.max_faces < 1 || options.max_faces > kMaxFaces) {
+    return Status(Code::invalid_argument, "maxFaces must be an integer from 1 to " + std::to_string(kMaxFaces));
+  }
+  if (!(options.min_score > 0.0f && options.min_score <= 1.0f)) {
+    return Status(Code::invalid_argument, "minScore must be in (0, 1]");
+  }
+  return Status::ok();
 }
 
 // A model with finite weights can still overflow on some input (or a backend
@@ -100,6 +112,12 @@ Status Engine::create(const EngineOptions& options, std::unique_ptr<Engine>* out
     if (!impl.backend) return Status(Code::internal, "the CPU backend could not be created");
   }
   impl.backend_name = impl.backend->name();
+  if (!options.detector_path.empty()) {
+    const std::string detector_manifest = options.detector_manifest_path.empty()
+                                              ? manifest_beside(options.detector_path, "detector.json")
+                                              : options.detector_manifest_path;
+    MFN_RETURN_IF_ERROR(FaceDetector::create(options.detector_path, detector_manifest, config, &impl.detector));
+  }
   *out = std::move(engine);
   return Status::ok();
 }
@@ -158,6 +176,57 @@ Status Engine::preprocess(const ImageInput& image, bool mirror, float* out) cons
   MFN_RETURN_IF_ERROR(impl_->to_mfn_image(image, &prepared));
   preprocess_image(prepared, impl_->model->plan, mirror, out);
   return Status::ok();
+}
+
+Status Engine::detect(const ImageInput& image, const DetectOptions& options, std::vector<Face>* faces) {
+  if (!faces) return Status(Code::invalid_argument, "faces must not be null");
+  faces->clear();
+  if (!impl_->detector) return Status(Code::model_unsupported, "this engine was created without a face detector");
+  MFN_RETURN_IF_ERROR(check_detect_options(options));
+  MFN_RETURN_IF_ERROR(validate_image(image));
+  std::lock_guard<std::mutex> lock(impl_->backend_mutex);
+  return impl_->detector->detect(image, options, faces);
+}
+
+Status Engine::embed_faces(const ImageInput& image, const DetectOptions& options, bool flip, std::vector<Face>* faces,
+                           std::vector<float>* embeddings) {
+  if (!embeddings) return Status(Code::invalid_argument, "embeddings must not be null");
+  embeddings->clear();
+  MFN_RETURN_IF_ERROR(detect(image, options, faces));
+  // A face whose landmarks give no usable alignment (degenerate points) is
+  // dropped rather than failing the whole image.
+  faces->erase(std::remove_if(faces->begin(), faces->end(),
+                              [&](const Face& f) {
+                                ImageInput aligned = image;
+                                aligned.landmarks = f.landmarks;
+                                return !validate(aligned).is_ok();
+                              }),
+               faces->end());
+  const size_t kept = faces->size();
+  std::vector<ImageInput> aligned(kept, image);
+  for (size_t i = 0; i < kept; ++i) aligned[i].landmarks = (*faces)[i].landmarks;
+  embeddings->resize(kept * static_cast<size_t>(dimensions()));
+  return embed(aligned.data(), kept, flip, embeddings->data());
+}
+
+bool Engine::has_detector() const { return impl_->detector != nullptr; }
+
+int Engine::detector_input_size() const { return impl_->detector ? impl_->detector->input_size() : 0; }
+
+Status Engine::detector_input(const ImageInput& image, std::vector<float>* out) const {
+  if (!impl_->detector) return Status(Code::model_unsupported, "this engine was created without a face detector");
+  if (!out) return Status(Code::invalid_argument, "out must not be null");
+  MFN_RETURN_IF_ERROR(validate_image(image));
+  impl_->detector->input_tensor(image, out);
+  return Status::ok();
+}
+
+Status Engine::detector_outputs(const ImageInput& image, std::vector<float>* out) {
+  if (!impl_->detector) return Status(Code::model_unsupported, "this engine was created without a face detector");
+  if (!out) return Status(Code::invalid_argument, "out must not be null");
+  MFN_RETURN_IF_ERROR(validate_image(image));
+  std::lock_guard<std::mutex> lock(impl_->backend_mutex);
+  return impl_->detector->outputs(image, out);
 }
 
 const std::string& Engine::backend_name() const { return impl_->backend_name; }

@@ -266,6 +266,21 @@ Status get_int(const Json& root, const std::string& path, const char* field, int
   return Status::ok();
 }
 
+// A non-empty array of at most 16 non-empty strings (a detector's outputs).
+Status get_string_list(const Json& root, const std::string& path, const char* field, std::vector<std::string>* out) {
+  auto it = root.object.find(field);
+  if (it == root.object.end()) return field_error(path, field, "is missing");
+  const Json& v = it->second;
+  if (v.kind != Json::kArray || v.array.empty() || v.array.size() > 16) {
+    return field_error(path, field, "must be an array of 1 to 16 names");
+  }
+  for (const Json& name : v.array) {
+    if (name.kind != Json::kString || name.string.empty()) return field_error(path, field, "must hold non-empty strings");
+    out->push_back(name.string);
+  }
+  return Status::ok();
+}
+
 // A number for all three channels, or an array of three.
 Status get_triple(const Json& root, const std::string& path, const char* field, bool nonzero, float* out) {
   auto it = root.object.find(field);
@@ -315,11 +330,21 @@ Status parse_manifest(const std::string& text, const std::string& path, Manifest
     return field_error(path, "sha256", "must be 64 hexadecimal digits");
   }
   MFN_RETURN_IF_ERROR(get_string(root, path, "input", true, &out->input_name));
-  MFN_RETURN_IF_ERROR(get_string(root, path, "output", true, &out->output_name));
+  MFN_RETURN_IF_ERROR(get_string(root, path, "kind", false, &out->kind));
+  if (out->kind != "embedding" && out->kind != "detector") {
+    return field_error(path, "kind", "must be \"embedding\" or \"detector\"");
+  }
+  const bool detector = out->kind == "detector";
+  if (detector) {
+    MFN_RETURN_IF_ERROR(get_string_list(root, path, "outputs", &out->output_names));
+    out->output_name = out->output_names[0];
+  } else {
+    MFN_RETURN_IF_ERROR(get_string(root, path, "output", true, &out->output_name));
+  }
   out->layout = "NCHW";
   MFN_RETURN_IF_ERROR(get_string(root, path, "layout", false, &out->layout));
-  if (out->layout != "NCHW") {
-    return Status(Code::model_unsupported, "manifest " + path + ": layout '" + out->layout + "' (only NCHW)");
+  if (out->layout != "NCHW" && out->layout != "NHWC") {
+    return Status(Code::model_unsupported, "manifest " + path + ": layout '" + out->layout + "' (only NCHW or NHWC)");
   }
   MFN_RETURN_IF_ERROR(get_int(root, path, "height", kMaxInputSide, &out->height));
   MFN_RETURN_IF_ERROR(get_int(root, path, "width", kMaxInputSide, &out->width));
@@ -329,7 +354,18 @@ Status parse_manifest(const std::string& text, const std::string& path, Manifest
   }
   MFN_RETURN_IF_ERROR(get_triple(root, path, "mean", false, out->mean));
   MFN_RETURN_IF_ERROR(get_triple(root, path, "std", true, out->std));
-  MFN_RETURN_IF_ERROR(get_int(root, path, "embeddingSize", kMaxEmbeddingSize, &out->embedding_size));
+  if (!detector) MFN_RETURN_IF_ERROR(get_int(root, path, "embeddingSize", kMaxEmbeddingSize, &out->embedding_size));
+  auto points = root.object.find("alignPoints");
+  if (detector && points != root.object.end()) {
+    const Json& v = points->second;
+    if (v.kind != Json::kArray || v.array.size() != 8) return field_error(path, "alignPoints", "must be 8 numbers");
+    for (const Json& x : v.array) {
+      if (x.kind != Json::kNumber || !std::isfinite(static_cast<float>(x.number))) {
+        return field_error(path, "alignPoints", "must be 8 finite numbers");
+      }
+      out->align_points.push_back(static_cast<float>(x.number));
+    }
+  }
   return Status::ok();
 }
 

@@ -49,10 +49,12 @@ struct Layer {
 };
 
 struct Value {
-  enum Kind { kConstant, kInput, kActivation } kind = kActivation;
+  enum Kind { kConstant, kInput, kActivation, kZeros } kind = kActivation;
   const OnnxTensor* constant = nullptr;  // kConstant
   int tensor = -1;                       // kActivation
   bool flat = false;                     // a [N, C*H*W] view (Flatten, Reshape, Gemm)
+  bool nhwc = false;                     // transposed to N,H,W,C (only a graph output may read it)
+  std::vector<int64_t> zeros_dims;       // kZeros: ConstantOfShape(0) of this shape
   // kInput: the graph input after constant affine ops, as
   // value = manifest_normalised * scale + bias, per channel.
   double scale[3] = {1, 1, 1};
@@ -150,9 +152,10 @@ class Lowerer {
 
   Status activation(const OnnxNode& node, size_t index, Value* v) {
     MFN_RETURN_IF_ERROR(input_value(node, index, v));
-    if (v->kind == Value::kConstant) {
+    if (v->kind == Value::kConstant || v->kind == Value::kZeros) {
       return unsupported("input '" + node.inputs[index] + "' is a constant; only activations are supported there");
     }
+    if (v->nhwc) return unsupported("input '" + node.inputs[index] + "' is in NHWC order here (only graph outputs may be)");
     return materialize(v);
   }
 
@@ -183,6 +186,8 @@ class Lowerer {
   // node is that tensor's only reader.
   int fusable_layer(const Value& v) const {
     if (v.kind != Value::kActivation || v.tensor <= 0 || readers_[v.tensor] != 1) return -1;
+    // A MaxPool layer has no epilogue to fuse into.
+    if (layers_[producer_[v.tensor]].desc.op != MFN_OP_CONV) return -1;
     return producer_[v.tensor];
   }
 
@@ -332,7 +337,8 @@ class Lowerer {
     const std::string& op = node.op_type;
     static const char* const kSupported[] = {"Conv", "BatchNormalization", "PRelu", "Relu", "Add", "Sub", "Mul",
                                              "Div", "Gemm", "MatMul", "GlobalAveragePool", "Flatten", "Reshape",
-                                             "Identity", "Dropout", "Constant"};
+                                             "Identity", "Dropout", "Constant", "MaxPool", "Transpose",
+                                             "ConstantOfShape", "Concat"};
     if (std::find(std::begin(kSupported), std::end(kSupported), op) == std::end(kSupported)) {
       return Status(Code::model_unsupported, "unsupported op '" + op + "' in node '" + node_name_ + "'");
     }
@@ -348,6 +354,10 @@ class Lowerer {
     if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return lower_binary(node);
     if (op == "Gemm" || op == "MatMul") return lower_gemm(node);
     if (op == "GlobalAveragePool") return lower_global_average_pool(node);
+    if (op == "MaxPool") return lower_max_pool(node);
+    if (op == "Transpose") return lower_transpose(node);
+    if (op == "ConstantOfShape") return lower_constant_of_shape(node);
+    if (op == "Concat") return lower_concat(node);
     if (op == "Identity" || op == "Dropout") {
       Value x;
       MFN_RETURN_IF_ERROR(input_value(node, 0, &x));
@@ -379,6 +389,60 @@ class Lowerer {
     return Status::ok();
   }
 
+  // Strides, dilations and padding (pads or auto_pad) of a Conv or MaxPool
+  // whose kernel size is already in `l`; sets the output size and checks
+  // it is neither empty nor too large.
+  Status window(const OnnxNode& node, const mfn_tensor_desc& in, mfn_conv_layer* l) const {
+    std::vector<int64_t> strides, dilations, pads;
+    MFN_RETURN_IF_ERROR(ints_attr(node, "strides", 2, 1, &strides));
+    MFN_RETURN_IF_ERROR(ints_attr(node, "dilations", 2, 1, &dilations));
+    MFN_RETURN_IF_ERROR(ints_attr(node, "pads", 4, 0, &pads));
+    for (int k = 0; k < 2; ++k) {
+      if (strides[k] < 1 || strides[k] > kMaxDim || dilations[k] < 1 || dilations[k] > kMaxDim) {
+        return invalid("strides " + dims_string(strides) + " / dilations " + dims_string(dilations));
+      }
+    }
+    for (int64_t p : pads) {
+      if (p < 0 || p > kMaxDim) return invalid("pads " + dims_string(pads));
+    }
+    const int64_t size[2] = {in.h, in.w};
+    const int64_t ksize[2] = {l->kernel_h, l->kernel_w};
+    const OnnxAttribute* auto_pad = node.attribute("auto_pad");
+    const std::string mode = auto_pad ? auto_pad->s : "NOTSET";
+    int64_t out_size[2];
+    for (int k = 0; k < 2; ++k) {
+      const int64_t span = dilations[k] * (ksize[k] - 1) + 1;
+      if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
+        out_size[k] = (size[k] + strides[k] - 1) / strides[k];
+        const int64_t total = std::max<int64_t>(0, (out_size[k] - 1) * strides[k] + span - size[k]);
+        const int64_t small = total / 2;
+        pads[k] = mode == "SAME_UPPER" ? small : total - small;  // begin
+        pads[k + 2] = total - pads[k];                           // end
+      } else if (mode == "VALID" || mode == "NOTSET" || mode.empty()) {
+        if (mode == "VALID") pads[k] = pads[k + 2] = 0;
+        const int64_t padded = size[k] + pads[k] + pads[k + 2];
+        out_size[k] = padded < span ? 0 : (padded - span) / strides[k] + 1;
+      } else {
+        return unsupported("auto_pad '" + mode + "'");
+      }
+      if (out_size[k] < 1) return invalid(node.op_type + " output would be empty");
+    }
+    if (out_size[0] * out_size[1] > kMaxTensor || l->out_c * out_size[0] * out_size[1] > kMaxTensor) {
+      return unsupported(node.op_type + " output is too large");
+    }
+    l->out_h = static_cast<int32_t>(out_size[0]);
+    l->out_w = static_cast<int32_t>(out_size[1]);
+    l->stride_h = static_cast<int32_t>(strides[0]);
+    l->stride_w = static_cast<int32_t>(strides[1]);
+    l->dilation_h = static_cast<int32_t>(dilations[0]);
+    l->dilation_w = static_cast<int32_t>(dilations[1]);
+    l->pad_top = static_cast<int32_t>(pads[0]);
+    l->pad_left = static_cast<int32_t>(pads[1]);
+    l->pad_bottom = static_cast<int32_t>(pads[2]);
+    l->pad_right = static_cast<int32_t>(pads[3]);
+    return Status::ok();
+  }
+
   Status lower_conv(const OnnxNode& node) {
     Value x;
     MFN_RETURN_IF_ERROR(activation(node, 0, &x));
@@ -401,56 +465,15 @@ class Lowerer {
       return unsupported("Conv weight " + dims_string(w->dims) + " has more than " + std::to_string(kMaxKernelFloats) +
                          " values per output");
     }
-    std::vector<int64_t> kernel, strides, dilations, pads;
+    std::vector<int64_t> kernel;
     MFN_RETURN_IF_ERROR(ints_attr(node, "kernel_shape", 2, 0, &kernel));
     if (node.attribute("kernel_shape") && (kernel[0] != kh || kernel[1] != kw)) {
       return invalid("kernel_shape " + dims_string(kernel) + " does not match the weight " + dims_string(w->dims));
     }
-    MFN_RETURN_IF_ERROR(ints_attr(node, "strides", 2, 1, &strides));
-    MFN_RETURN_IF_ERROR(ints_attr(node, "dilations", 2, 1, &dilations));
-    MFN_RETURN_IF_ERROR(ints_attr(node, "pads", 4, 0, &pads));
-    for (int k = 0; k < 2; ++k) {
-      if (strides[k] < 1 || strides[k] > kMaxDim || dilations[k] < 1 || dilations[k] > kMaxDim) {
-        return invalid("strides " + dims_string(strides) + " / dilations " + dims_string(dilations));
-      }
-    }
-    for (int64_t p : pads) {
-      if (p < 0 || p > kMaxDim) return invalid("pads " + dims_string(pads));
-    }
-    const int64_t size[2] = {in.h, in.w};
-    const int64_t ksize[2] = {kh, kw};
-    const OnnxAttribute* auto_pad = node.attribute("auto_pad");
-    const std::string mode = auto_pad ? auto_pad->s : "NOTSET";
-    int64_t out_size[2];
-    for (int k = 0; k < 2; ++k) {
-      const int64_t span = dilations[k] * (ksize[k] - 1) + 1;
-      if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
-        out_size[k] = (size[k] + strides[k] - 1) / strides[k];
-        const int64_t total = std::max<int64_t>(0, (out_size[k] - 1) * strides[k] + span - size[k]);
-        const int64_t small = total / 2;
-        pads[k] = mode == "SAME_UPPER" ? small : total - small;  // begin
-        pads[k + 2] = total - pads[k];                           // end
-      } else if (mode == "VALID" || mode == "NOTSET" || mode.empty()) {
-        if (mode == "VALID") pads[k] = pads[k + 2] = 0;
-        const int64_t padded = size[k] + pads[k] + pads[k + 2];
-        out_size[k] = padded < span ? 0 : (padded - span) / strides[k] + 1;
-      } else {
-        return unsupported("auto_pad '" + mode + "'");
-      }
-      if (out_size[k] < 1) return invalid("Conv output would be empty");
-    }
-    if (out_size[0] * out_size[1] > kMaxTensor || out_c * out_size[0] * out_size[1] > kMaxTensor) return unsupported("Conv output is too large");
     Layer l;
-    set_geometry(&l.desc, in, out_c, out_size[0], out_size[1], kh, kw, group);
+    set_geometry(&l.desc, in, out_c, 1, 1, kh, kw, group);
     l.desc.input = x.tensor;
-    l.desc.stride_h = static_cast<int32_t>(strides[0]);
-    l.desc.stride_w = static_cast<int32_t>(strides[1]);
-    l.desc.dilation_h = static_cast<int32_t>(dilations[0]);
-    l.desc.dilation_w = static_cast<int32_t>(dilations[1]);
-    l.desc.pad_top = static_cast<int32_t>(pads[0]);
-    l.desc.pad_left = static_cast<int32_t>(pads[1]);
-    l.desc.pad_bottom = static_cast<int32_t>(pads[2]);
-    l.desc.pad_right = static_cast<int32_t>(pads[3]);
+    MFN_RETURN_IF_ERROR(window(node, in, &l.desc));
     l.weight = w->floats;
     l.bias.assign(out_c, 0.0f);
     if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
@@ -656,6 +679,8 @@ class Lowerer {
   // Flatten(axis 1) and Reshape to [N, C*H*W]: the same tensor, viewed flat.
   Status lower_flatten(const OnnxNode& node) {
     Value x;
+    MFN_RETURN_IF_ERROR(input_value(node, 0, &x));
+    if (x.kind == Value::kActivation && x.nhwc) return lower_nhwc_reshape(node, x);
     MFN_RETURN_IF_ERROR(activation(node, 0, &x));
     const mfn_tensor_desc in = desc(x);
     const int64_t features = static_cast<int64_t>(in.c) * in.h * in.w;
@@ -674,6 +699,127 @@ class Lowerer {
     }
     x.flat = true;
     return bind(node.outputs[0], x, true);
+  }
+
+  // MaxPool: a layer of its own (op MFN_OP_MAXPOOL). Padding never wins the
+  // max, as in ONNX.
+  Status lower_max_pool(const OnnxNode& node) {
+    Value x;
+    MFN_RETURN_IF_ERROR(activation(node, 0, &x));
+    if (x.flat) return unsupported("MaxPool on a flattened tensor");
+    if (node.outputs.size() > 1 && uses(node.outputs[1]) > 0) return unsupported("MaxPool indices output is used");
+    const OnnxAttribute* ceil = node.attribute("ceil_mode");
+    if (ceil && ceil->i != 0) return unsupported("MaxPool with ceil_mode 1");
+    const OnnxAttribute* order = node.attribute("storage_order");
+    if (order && order->i != 0) return unsupported("MaxPool with storage_order 1");
+    std::vector<int64_t> kernel;
+    MFN_RETURN_IF_ERROR(ints_attr(node, "kernel_shape", 2, 0, &kernel));
+    if (!node.attribute("kernel_shape")) return invalid("MaxPool without kernel_shape");
+    for (int64_t k : kernel) {
+      if (k < 1 || k > 4096) return invalid("MaxPool kernel_shape " + dims_string(kernel));
+    }
+    const mfn_tensor_desc in = desc(x);
+    Layer l;
+    set_geometry(&l.desc, in, in.c, 1, 1, kernel[0], kernel[1], in.c);
+    l.desc.op = MFN_OP_MAXPOOL;
+    l.desc.input = x.tensor;
+    MFN_RETURN_IF_ERROR(window(node, in, &l.desc));
+    if (l.desc.pad_top >= l.desc.kernel_h || l.desc.pad_bottom >= l.desc.kernel_h || l.desc.pad_left >= l.desc.kernel_w ||
+        l.desc.pad_right >= l.desc.kernel_w || l.desc.dilation_h != 1 || l.desc.dilation_w != 1) {
+      return unsupported("MaxPool with dilations or with pads not below the kernel size");
+    }
+    return add_layer(std::move(l), node.outputs[0], false);
+  }
+
+  // Transpose: NHWC -> NCHW of the graph input when the manifest says the
+  // input is NHWC (the engine feeds it in its own layout), and NCHW -> NHWC
+  // of an activation on its way to a graph output (a view: the CPU backend
+  // keeps activations NHWC, so its raw outputs already have that order).
+  Status lower_transpose(const OnnxNode& node) {
+    Value x;
+    MFN_RETURN_IF_ERROR(input_value(node, 0, &x));
+    const OnnxAttribute* perm_attr = node.attribute("perm");
+    const std::vector<int64_t> perm = perm_attr ? perm_attr->ints : std::vector<int64_t>{};
+    const std::vector<int64_t> to_nchw{0, 3, 1, 2}, to_nhwc{0, 2, 3, 1};
+    if (x.kind == Value::kInput && x.nhwc && perm == to_nchw) {
+      x.nhwc = false;
+      return bind(node.outputs[0], x, true);
+    }
+    if (x.kind == Value::kActivation && !x.flat && !x.nhwc && perm == to_nhwc) {
+      x.nhwc = true;
+      return bind(node.outputs[0], x, true);
+    }
+    return unsupported("Transpose with perm " + dims_string(perm) +
+                       " (only NHWC -> NCHW of an NHWC graph input, and NCHW -> NHWC before a graph output)");
+  }
+
+  // Reshape of an NHWC view to [N, H*W*C/K, K]: still the same values in
+  // the same order, so still a view.
+  Status lower_nhwc_reshape(const OnnxNode& node, Value x) {
+    const OnnxTensor* shape = nullptr;
+    MFN_RETURN_IF_ERROR(constant(node, 1, &shape));
+    const std::vector<int64_t>& s = shape->ints;
+    const mfn_tensor_desc& d = desc(x);
+    const int64_t total = static_cast<int64_t>(d.c) * d.h * d.w;
+    const bool ok = s.size() == 3 && (s[0] == 1 || s[0] == -1 || s[0] == 0) && s[2] >= 1 && total % s[2] == 0 &&
+                    (s[1] == -1 || s[1] == total / s[2]) && !(s[0] == -1 && s[1] == -1);
+    if (!ok) return unsupported("Reshape of an NHWC tensor to " + dims_string(s) + " (only [N, -1, K])");
+    return bind(node.outputs[0], x, true);
+  }
+
+  // ConstantOfShape with value 0: remembered by shape, consumed by Concat.
+  Status lower_constant_of_shape(const OnnxNode& node) {
+    const OnnxTensor* shape = nullptr;
+    MFN_RETURN_IF_ERROR(constant(node, 0, &shape));
+    const OnnxAttribute* value = node.attribute("value");
+    if (value && value->has_tensor) {
+      const OnnxTensor& t = value->t;
+      const bool zero = (t.floats.size() == 1 && t.floats[0] == 0) || (t.ints.size() == 1 && t.ints[0] == 0);
+      if (!zero) return unsupported("ConstantOfShape with a value other than 0");
+    }
+    Value v;
+    v.kind = Value::kZeros;
+    v.zeros_dims = shape->ints;
+    return bind(node.outputs[0], v, false);
+  }
+
+  // Concat along channels of one activation and zero tensors (channel
+  // padding): a 1x1 convolution with identity weights, which is exact.
+  Status lower_concat(const OnnxNode& node) {
+    const OnnxAttribute* axis = node.attribute("axis");
+    if (!axis || (axis->i != 1 && axis->i != -3)) return unsupported("Concat other than along channels (axis 1)");
+    Value x;
+    int source = -1;
+    int64_t before = 0, after = 0;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      Value v;
+      MFN_RETURN_IF_ERROR(input_value(node, i, &v));
+      if (v.kind == Value::kZeros) continue;
+      if (source >= 0) return unsupported("Concat of two activations");
+      MFN_RETURN_IF_ERROR(activation(node, i, &x));
+      if (x.flat) return unsupported("Concat of a flattened tensor");
+      source = static_cast<int>(i);
+    }
+    if (source < 0) return unsupported("Concat of constants only");
+    const mfn_tensor_desc in = desc(x);
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (static_cast<int>(i) == source) continue;
+      const std::vector<int64_t>& z = values_.at(node.inputs[i]).zeros_dims;
+      if (z.size() != 4 || z[1] < 1 || z[1] > kMaxDim || z[2] != in.h || z[3] != in.w) {
+        return invalid("Concat of zeros of shape " + dims_string(z) + " with a " + std::to_string(in.c) + "x" +
+                       std::to_string(in.h) + "x" + std::to_string(in.w) + " tensor");
+      }
+      (static_cast<int>(i) < source ? before : after) += z[1];
+    }
+    const int64_t out_c = before + in.c + after;
+    if (out_c * in.h * in.w > kMaxTensor) return unsupported("Concat output is too large");
+    Layer l;
+    set_geometry(&l.desc, in, out_c, in.h, in.w, 1, 1, 1);
+    l.desc.input = x.tensor;
+    l.weight.assign(static_cast<size_t>(out_c * in.c), 0.0f);
+    for (int c = 0; c < in.c; ++c) l.weight[static_cast<size_t>((before + c) * in.c + c)] = 1.0f;
+    l.bias.assign(out_c, 0.0f);
+    return add_layer(std::move(l), node.outputs[0], false);
   }
 
   // ---- graph boundary -----------------------------------------------------
@@ -706,7 +852,8 @@ class Lowerer {
         return Status(Code::model_unsupported, "graph input '" + in.name + "' is not the manifest's input '" +
                                                    manifest_.input_name + "' (one input only)");
       }
-      const std::vector<int64_t>& d = in.dims;
+      std::vector<int64_t> d = in.dims;
+      if (d.size() == 4 && manifest_.layout == "NHWC") d = {d[0], d[3], d[1], d[2]};
       if (!d.empty() && d.size() != 4) {
         return Status(Code::model_unsupported, "graph input '" + in.name + "' has shape " + dims_string(d) +
                                                    " (only N x C x H x W)");
@@ -721,6 +868,7 @@ class Lowerer {
       }
       Value v;
       v.kind = Value::kInput;
+      v.nhwc = manifest_.layout == "NHWC";  // usable once a Transpose makes it NCHW
       values_[in.name] = v;
       found = true;
     }
@@ -730,7 +878,31 @@ class Lowerer {
     return Status::ok();
   }
 
+  // A detector's outputs: each an activation (NHWC view or not: a raw
+  // output is always returned NHWC, which is what a Transpose to NHWC asks
+  // for and the same as NCHW for a c x 1 x 1 tensor).
+  Status detector_outputs() {
+    for (const std::string& name : manifest_.output_names) {
+      bool listed = false;
+      for (const OnnxValueInfo& o : graph_.outputs) listed = listed || o.name == name;
+      auto it = values_.find(name);
+      if (!listed || it == values_.end()) return Status(Code::model_invalid, "graph has no output named '" + name + "'");
+      const Value& v = it->second;
+      if (v.kind != Value::kActivation || v.tensor == 0 || v.flat) {
+        return Status(Code::model_unsupported, "graph output '" + name + "' is not computed by a layer");
+      }
+      const mfn_tensor_desc& d = desc(v);
+      if (!v.nhwc && d.h * d.w != 1 && d.c != 1) {
+        return Status(Code::model_unsupported, "graph output '" + name + "' is NCHW; only NHWC raw outputs are supported");
+      }
+      outputs_.push_back(v.tensor);
+    }
+    return Status::ok();
+  }
+
   Status finish() {
+    const bool detector = manifest_.kind == "detector";
+    if (detector) MFN_RETURN_IF_ERROR(detector_outputs());
     bool listed = false;
     for (const OnnxValueInfo& o : graph_.outputs) listed = listed || o.name == manifest_.output_name;
     if (!listed) return Status(Code::model_invalid, "graph has no output named '" + manifest_.output_name + "'");
@@ -743,11 +915,11 @@ class Lowerer {
       return Status(Code::model_unsupported, "graph output '" + manifest_.output_name + "' is not computed by a layer");
     }
     const mfn_tensor_desc& d = desc(v);
-    if (d.h != 1 || d.w != 1) {
+    if (!detector && (d.h != 1 || d.w != 1)) {
       return Status(Code::model_unsupported, "graph output is " + std::to_string(d.c) + "x" + std::to_string(d.h) + "x" +
                                                  std::to_string(d.w) + ", not an embedding vector");
     }
-    if (manifest_.embedding_size != d.c) {
+    if (!detector && manifest_.embedding_size != d.c) {
       return Status(Code::model_invalid, "manifest embeddingSize " + std::to_string(manifest_.embedding_size) +
                                              " but the graph outputs " + std::to_string(d.c) + " values");
     }
@@ -791,6 +963,7 @@ class Lowerer {
         m.storage.push_back(std::move(l.slope));
         l.desc.slope = m.storage.back().data();
       }
+      if (l.desc.op != MFN_OP_CONV) l.desc.weight = l.desc.bias = nullptr;
       m.layers.push_back(l.desc);
       m.layer_names.push_back(l.name);
     }
@@ -802,7 +975,10 @@ class Lowerer {
     p.num_layers = static_cast<int32_t>(m.layers.size());
     p.layers = m.layers.data();
     p.output = v.tensor;
-    p.embedding_size = d.c;
+    p.embedding_size = detector ? 0 : d.c;
+    m.outputs = outputs_;
+    p.num_outputs = static_cast<int32_t>(m.outputs.size());
+    p.outputs = m.outputs.empty() ? nullptr : m.outputs.data();
     for (int k = 0; k < 3; ++k) {
       p.channel_src[k] = bgr ? 2 - k : k;
       p.input_scale[k] = scale[k];
@@ -822,6 +998,7 @@ class Lowerer {
   std::vector<Layer> layers_;
   size_t weight_floats_ = 0;
   int64_t activation_floats_ = 0;
+  std::vector<int32_t> outputs_;  // a detector's raw outputs, manifest order
   bool input_bound_ = false;
   double input_scale_[3] = {1, 1, 1};
   double input_bias_[3] = {0, 0, 0};
@@ -834,6 +1011,7 @@ Status lower_model(const OnnxModel& onnx, const Manifest& manifest, Model* out) 
   out->layers.clear();
   out->layer_names.clear();
   out->storage.clear();
+  out->outputs.clear();
   out->plan = mfn_plan{};
   Status s = Lowerer(onnx, manifest, out).run();
   if (!s.is_ok()) {
@@ -841,6 +1019,7 @@ Status lower_model(const OnnxModel& onnx, const Manifest& manifest, Model* out) 
     out->layers.clear();
     out->layer_names.clear();
     out->storage.clear();
+    out->outputs.clear();
     out->plan = mfn_plan{};
   }
   return s;

@@ -23,6 +23,7 @@ struct Model {
   std::vector<mfn_conv_layer> layers;
   std::vector<std::string> layer_names;     // ONNX node name of each layer's conv
   std::vector<std::vector<float>> storage;  // weights, biases, slopes
+  std::vector<int32_t> outputs;             // plan.outputs (a detector's raw outputs)
   mfn_plan plan{};
 };
 
@@ -30,7 +31,10 @@ struct Model {
 // preceding Conv/Gemm, PRelu/Relu and residual Add fused into the conv,
 // Flatten/Reshape/Identity/Dropout dropped, Gemm/MatMul and
 // GlobalAveragePool turned into convolutions, constant Sub/Mul on the graph
-// input folded into plan.input_scale/input_bias. The batch dimension is
+// input folded into plan.input_scale/input_bias; for a detector manifest,
+// MaxPool layers, channel zero-padding (ConstantOfShape + Concat, as a 1x1
+// identity convolution), Transpose of an NHWC input and of raw outputs to
+// NHWC, and raw outputs listed in plan.outputs. The batch dimension is
 // taken as dynamic whatever the file says. An op outside the supported list
 // -> MFN_MODEL_UNSUPPORTED naming the op and the node; an inconsistent graph
 // -> MFN_MODEL_INVALID.

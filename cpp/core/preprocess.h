@@ -27,4 +27,9 @@ void preprocess_image(const mfn_image& image, const mfn_plan& plan, bool mirror,
 // them. Bit-identical to preprocess_image, element for element.
 void preprocess_image_nhwc(const mfn_image& image, const mfn_plan& plan, bool mirror, float* out);
 
+// Rows [y_begin, y_end) of preprocess_image_nhwc (out is the whole tensor),
+// so that several threads can share one image.
+void preprocess_rows_nhwc(const mfn_image& image, const mfn_plan& plan, bool mirror, int y_begin, int y_end,
+                          float* out);
+
 }  // namespace mfn

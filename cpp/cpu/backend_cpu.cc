@@ -89,7 +89,7 @@ class CpuBackend final : public Backend {
     chunk_passes_ = std::min({std::max(kMinChunkPasses, 4 * threads), 2 * max_batch_,
                               static_cast<int>(std::max<size_t>(2, kMaxStagingFloats / in_floats))});
     bool ok = inputs_.resize(static_cast<size_t>(chunk_passes_) * in_floats) &&
-              embeddings_.resize(static_cast<size_t>(chunk_passes_) * net_->embedding_size());
+              outputs_.resize(static_cast<size_t>(chunk_passes_) * net_->output_floats());
     arenas_.resize(threads);
     scratch_.resize(threads);
     for (int t = 0; t < threads && ok; ++t)
@@ -103,6 +103,19 @@ class CpuBackend final : public Backend {
   mfn_stage_times last_timings() const override { return times_; }
 
   Status embed(const mfn_image* images, size_t n, bool flip, float* out) override {
+    if (net_->raw()) return Status(Code::invalid_argument, "this network has raw outputs; use infer()");
+    return run(images, n, flip, false, out);
+  }
+
+  Status infer(const mfn_image* images, size_t n, float* out) override {
+    if (!net_->raw()) return Status(Code::invalid_argument, "this network computes embeddings; use embed()");
+    return run(images, n, false, true, out);
+  }
+
+ private:
+  // embed() and infer(): preprocess and run in chunks; `raw` copies the
+  // network outputs instead of summing and normalising them.
+  Status run(const mfn_image* images, size_t n, bool flip, bool raw, float* out) {
     times_ = mfn_stage_times{};
     if (n == 0) return Status::ok();
     if (images == nullptr || out == nullptr) return Status(Code::invalid_argument, "images and out must not be null");
@@ -110,7 +123,7 @@ class CpuBackend final : public Backend {
 
     const int per_image = flip ? 2 : 1;
     const size_t chunk_images = static_cast<size_t>(chunk_passes_ / per_image);
-    const size_t dims = static_cast<size_t>(net_->embedding_size());
+    const size_t dims = net_->output_floats();
     for (size_t first = 0; first < n; first += chunk_images) {
       run_.images = images + first;
       run_.per_image = per_image;
@@ -124,23 +137,33 @@ class CpuBackend final : public Backend {
       t0 = Clock::now();
       run_.next.store(0, std::memory_order_relaxed);
       pool_.run(&CpuBackend::compute_task, this);
-      postprocess(out + first * dims);
+      if (raw) {
+        std::copy(outputs_.data(), outputs_.data() + run_.passes * dims, out + first * dims);
+      } else {
+        postprocess(out + first * dims);
+      }
       times_.compute_ms += ms_since(t0);
     }
     return Status::ok();
   }
 
- private:
-  // Runs on every pool participant: claims passes one at a time.
+  // Runs on every pool participant: claims passes one at a time, or, with
+  // fewer passes than threads (a single photo for the detector), bands of
+  // rows of them.
   static void preprocess_task(void* ctx, int /*participant*/) {
     auto* self = static_cast<CpuBackend*>(ctx);
     const size_t in_floats = self->net_->input_floats();
+    const int threads = self->pool_.size();
+    const int bands = self->run_.passes >= threads ? 1 : threads;
+    const int rows = self->input_desc_.h;
     for (;;) {
-      const int p = self->run_.next.fetch_add(1, std::memory_order_relaxed);
-      if (p >= self->run_.passes) break;
+      const int u = self->run_.next.fetch_add(1, std::memory_order_relaxed);
+      if (u >= self->run_.passes * bands) break;
+      const int p = u / bands, band = u % bands;
       const mfn_image& im = self->run_.images[p / self->run_.per_image];
       const bool mirror = self->run_.per_image == 2 && p % 2 == 1;
-      preprocess_image_nhwc(im, self->pre_plan_, mirror, self->inputs_.data() + p * in_floats);
+      preprocess_rows_nhwc(im, self->pre_plan_, mirror, band * rows / bands, (band + 1) * rows / bands,
+                           self->inputs_.data() + p * in_floats);
     }
   }
 
@@ -152,9 +175,9 @@ class CpuBackend final : public Backend {
     const int threads = self->pool_.size();
     const int passes = self->run_.passes;
     const size_t in_floats = net.input_floats();
-    const size_t dims = static_cast<size_t>(net.embedding_size());
+    const size_t dims = net.output_floats();
     const float* inputs = self->inputs_.data();
-    float* emb = self->embeddings_.data();
+    float* emb = self->outputs_.data();
     float* scratch = self->scratch_[t].data();
     // Whole images per thread while every thread has one.
     const int solo = passes - passes % threads;
@@ -171,10 +194,10 @@ class CpuBackend final : public Backend {
   }
 
   void postprocess(float* out) const {
-    const size_t dims = static_cast<size_t>(net_->embedding_size());
+    const size_t dims = net_->output_floats();
     const int images = run_.passes / run_.per_image;
     for (int i = 0; i < images; ++i) {
-      const float* a = embeddings_.data() + static_cast<size_t>(i) * run_.per_image * dims;
+      const float* a = outputs_.data() + static_cast<size_t>(i) * run_.per_image * dims;
       float* o = out + static_cast<size_t>(i) * dims;
       for (size_t d = 0; d < dims; ++d) o[d] = run_.per_image == 2 ? a[d] + a[dims + d] : a[d];
       double sum = 0.0;
@@ -200,7 +223,7 @@ class CpuBackend final : public Backend {
   mfn_plan pre_plan_{};  // preprocessing fields only; points at input_desc_
   std::unique_ptr<cpu::Network> net_;
   AlignedBuffer inputs_;      // chunk_passes_ NHWC inputs
-  AlignedBuffer embeddings_;  // chunk_passes_ raw embeddings
+  AlignedBuffer outputs_;     // chunk_passes_ raw network outputs
   std::vector<AlignedBuffer> arenas_;
   std::vector<AlignedBuffer> scratch_;
   Run run_;

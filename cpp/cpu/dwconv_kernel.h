@@ -142,30 +142,35 @@ void dw_block_row(const DwArgs& d, int oy, int cb) {
   dw_generic_block_row<V, NB>(d, oy, cb);
 }
 
-// Channels [c0, c) that do not fill a vector.
-inline void dw_scalar_row(const DwArgs& d, int oy, int c0) {
-  const int c = d.c;
+// Channels [c0, c) that do not fill a vector: one masked vector per output
+// pixel (lanes past c are neither read nor written).
+template <class V>
+void dw_tail_row(const DwArgs& d, int oy, int c0) {
+  using R = typename V::reg;
+  const int n = d.c - c0;
+  const size_t c = static_cast<size_t>(d.c);
   const Epilogue& e = d.epi;
+  const R bias = V::load_n(e.bias + c0, n);
+  const R slope = e.slope ? V::load_n(e.slope + c0, n) : V::set1(0.0f);
   const int iy0 = oy * d.sh - d.pad_top;
   for (int ox = 0; ox < d.out_w; ++ox) {
     const int ix0 = ox * d.sw - d.pad_left;
-    const size_t off = (static_cast<size_t>(oy) * d.out_w + ox) * c;
-    for (int ch = c0; ch < c; ++ch) {
-      float x = e.bias[ch];
-      for (int ky = 0; ky < d.kh; ++ky) {
-        const int iy = iy0 + ky * d.dh;
-        if (iy < 0 || iy >= d.in_h) continue;
-        for (int kx = 0; kx < d.kw; ++kx) {
-          const int ix = ix0 + kx * d.dw;
-          if (ix < 0 || ix >= d.in_w) continue;
-          x += d.in[(static_cast<size_t>(iy) * d.in_w + ix) * c + ch] * d.w[(ky * d.kw + kx) * c + ch];
-        }
+    const size_t off = (static_cast<size_t>(oy) * d.out_w + ox) * c + c0;
+    R acc = bias;
+    for (int ky = 0; ky < d.kh; ++ky) {
+      const int iy = iy0 + ky * d.dh;
+      if (iy < 0 || iy >= d.in_h) continue;
+      for (int kx = 0; kx < d.kw; ++kx) {
+        const int ix = ix0 + kx * d.dw;
+        if (ix < 0 || ix >= d.in_w) continue;
+        acc = V::fma(V::load_n(d.in + (static_cast<size_t>(iy) * d.in_w + ix) * c + c0, n),
+                     V::load_n(d.w + (ky * d.kw + kx) * c + c0, n), acc);
       }
-      if (e.res && !e.res_after) x += e.res[off + ch];
-      if (e.slope && x < 0.0f) x *= e.slope[ch];
-      if (e.res && e.res_after) x += e.res[off + ch];
-      d.out[off + ch] = x;
     }
+    if (e.res && !e.res_after) acc = V::add(acc, V::load_n(e.res + off, n));
+    if (e.slope) acc = V::prelu(acc, slope);
+    if (e.res && e.res_after) acc = V::add(acc, V::load_n(e.res + off, n));
+    V::store_n(d.out + off, acc, n);
   }
 }
 
@@ -176,7 +181,7 @@ void dwconv(const DwArgs& d, int oy_begin, int oy_end) {
     int cb = 0;
     for (; cb + NB * W <= d.c; cb += NB * W) dw_block_row<V, NB>(d, oy, cb);
     for (; cb + W <= d.c; cb += W) dw_block_row<V, 1>(d, oy, cb);
-    if (cb < d.c) dw_scalar_row(d, oy, cb);
+    if (cb < d.c) dw_tail_row<V>(d, oy, cb);
   }
 }
 

@@ -47,10 +47,14 @@ void gemm_tile(const GemmArgs& g, int m, int panel) {
   float* c = g.c + static_cast<size_t>(m) * g.ldc + col;
   const float* res = e.res ? e.res + static_cast<size_t>(m) * e.ldr + col : nullptr;
   const int n_valid = g.n - col < NR ? g.n - col : NR;
-  if (n_valid == NR) {
+  // A vector of the last, partial panel is loaded and stored masked (its
+  // lanes past n are neither read nor written); bias and slope are padded.
 #pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) {
-      const R slope = e.slope ? V::load(e.slope + col + v * W) : V::set1(0.0f);
+  for (int v = 0; v < NV; ++v) {
+    const int lanes = n_valid - v * W;
+    if (lanes <= 0) break;
+    const R slope = e.slope ? V::load(e.slope + col + v * W) : V::set1(0.0f);
+    if (lanes >= W) {
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r) {
         R x = acc[r][v];
@@ -59,20 +63,15 @@ void gemm_tile(const GemmArgs& g, int m, int panel) {
         if (res && e.res_after) x = V::add(x, V::load(res + r * e.ldr + v * W));
         V::store(c + r * g.ldc + v * W, x);
       }
-    }
-    return;
-  }
-  // Last, partial panel: spill the tile and finish the valid columns.
-  alignas(64) float tile[MR][NR];
-  for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) V::store(&tile[r][v * W], acc[r][v]);
-  for (int r = 0; r < MR; ++r) {
-    for (int j = 0; j < n_valid; ++j) {
-      float x = tile[r][j];
-      if (res && !e.res_after) x += res[r * e.ldr + j];
-      if (e.slope && x < 0.0f) x *= e.slope[col + j];
-      if (res && e.res_after) x += res[r * e.ldr + j];
-      c[r * g.ldc + j] = x;
+    } else {
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        R x = acc[r][v];
+        if (res && !e.res_after) x = V::add(x, V::load_n(res + r * e.ldr + v * W, lanes));
+        if (e.slope) x = V::prelu(x, slope);
+        if (res && e.res_after) x = V::add(x, V::load_n(res + r * e.ldr + v * W, lanes));
+        V::store_n(c + r * g.ldc + v * W, x, lanes);
+      }
     }
   }
 }

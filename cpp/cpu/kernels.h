@@ -47,8 +47,19 @@ struct DwArgs {
   Epilogue epi;                  // residual indexed like out (ldr == c)
 };
 
+// Max pooling, NHWC, output rows [oy_begin, oy_end); taps in the padding
+// are skipped (never win the max).
+struct PoolArgs {
+  const float* in = nullptr;
+  int in_h = 0, in_w = 0, c = 0;
+  float* out = nullptr;
+  int out_h = 0, out_w = 0;
+  int kh = 0, kw = 0, sh = 1, sw = 1, pad_top = 0, pad_left = 0;
+};
+
 using GemmFn = void (*)(const GemmArgs& args, int m_begin, int m_end, int p_begin, int p_end);
 using DwFn = void (*)(const DwArgs& args, int oy_begin, int oy_end);
+using PoolFn = void (*)(const PoolArgs& args, int oy_begin, int oy_end);
 
 struct Kernels {
   const char* name;   // "avx512", "avx2", "scalar"
@@ -56,6 +67,7 @@ struct Kernels {
   int mr;             // GEMM rows per micro-tile (slices should be multiples)
   GemmFn gemm;
   DwFn dwconv;
+  PoolFn maxpool;
 };
 
 const Kernels& kernels_generic();

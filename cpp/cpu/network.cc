@@ -42,6 +42,12 @@ Status check_layer(const mfn_plan& plan, int i, const std::vector<bool>& produce
     const mfn_tensor_desc& tr = plan.tensors[l.residual];
     if (tr.c != to.c || tr.h != to.h || tr.w != to.w) return invalid(at + "residual shape differs from the output");
   }
+  if (l.op != MFN_OP_CONV && l.op != MFN_OP_MAXPOOL) return Status(Code::model_unsupported, "plan: " + at + "unknown op");
+  if (l.op == MFN_OP_MAXPOOL &&
+      (l.in_c != l.out_c || l.group != l.out_c || l.residual >= 0 || l.slope != nullptr || l.dilation_h != 1 ||
+       l.dilation_w != 1 || l.pad_top >= l.kernel_h || l.pad_bottom >= l.kernel_h || l.pad_left >= l.kernel_w ||
+       l.pad_right >= l.kernel_w))
+    return invalid(at + "MaxPool with channel change, epilogue, dilation or pads not below the kernel");
   if (l.kernel_h < 1 || l.kernel_w < 1 || l.stride_h < 1 || l.stride_w < 1 || l.dilation_h < 1 || l.dilation_w < 1 ||
       l.pad_top < 0 || l.pad_left < 0 || l.pad_bottom < 0 || l.pad_right < 0 || l.kernel_h > 4096 ||
       l.kernel_w > 4096 || l.pad_top > 4096 || l.pad_left > 4096 || l.pad_bottom > 4096 || l.pad_right > 4096)
@@ -51,7 +57,7 @@ Status check_layer(const mfn_plan& plan, int i, const std::vector<bool>& produce
   if (conv_out(l.in_h, l.pad_top, l.pad_bottom, l.kernel_h, l.stride_h, l.dilation_h) != l.out_h ||
       conv_out(l.in_w, l.pad_left, l.pad_right, l.kernel_w, l.stride_w, l.dilation_w) != l.out_w)
     return invalid(at + "output size does not follow from the convolution");
-  if (l.weight == nullptr || l.bias == nullptr) return invalid(at + "missing weights or bias");
+  if (l.op == MFN_OP_CONV && (l.weight == nullptr || l.bias == nullptr)) return invalid(at + "missing weights or bias");
   const size_t k = static_cast<size_t>(l.kernel_h) * l.kernel_w * (l.in_c / l.group);
   if (k > kMaxTensorFloats) return Status(Code::model_unsupported, "plan: " + at + "kernel too large");
   return Status::ok();
@@ -71,10 +77,22 @@ Status Network::create(const mfn_plan& plan, const Kernels& kernels, std::unique
   if (plan.tensors[0].c != 3) return Status(Code::model_unsupported, "plan: the input must have 3 channels");
   for (int k = 0; k < 3; ++k)
     if (plan.channel_src[k] < 0 || plan.channel_src[k] > 2) return invalid("channel_src out of range");
-  if (plan.output < 1 || plan.output >= plan.num_tensors) return invalid("output tensor out of range");
-  const mfn_tensor_desc& emb = plan.tensors[plan.output];
-  if (emb.h != 1 || emb.w != 1 || emb.c != plan.embedding_size || plan.embedding_size < 1)
-    return invalid("the output tensor is not embedding_size x 1 x 1");
+  // An embedding network returns its one c x 1 x 1 output; a detector its
+  // raw outputs, concatenated.
+  std::vector<int> outputs;
+  if (plan.num_outputs == 0) {
+    if (plan.output < 1 || plan.output >= plan.num_tensors) return invalid("output tensor out of range");
+    const mfn_tensor_desc& emb = plan.tensors[plan.output];
+    if (emb.h != 1 || emb.w != 1 || emb.c != plan.embedding_size || plan.embedding_size < 1)
+      return invalid("the output tensor is not embedding_size x 1 x 1");
+    outputs.push_back(plan.output);
+  } else {
+    if (plan.num_outputs < 0 || plan.num_outputs > 16 || plan.outputs == nullptr) return invalid("bad output list");
+    for (int i = 0; i < plan.num_outputs; ++i) {
+      if (plan.outputs[i] < 1 || plan.outputs[i] >= plan.num_tensors) return invalid("output tensor out of range");
+      outputs.push_back(plan.outputs[i]);
+    }
+  }
 
   // Validate in execution order and find each tensor's last reader.
   std::vector<bool> produced(plan.num_tensors, false);
@@ -87,16 +105,26 @@ Status Network::create(const mfn_plan& plan, const Kernels& kernels, std::unique
     last_use[l.input] = i;
     if (l.residual >= 0) last_use[l.residual] = i;
   }
-  if (!produced[plan.output]) return invalid("the output tensor is never written");
-  last_use[plan.output] = plan.num_layers;
+  for (int t : outputs) {
+    if (!produced[t]) return invalid("an output tensor is never written");
+    last_use[t] = plan.num_layers;
+  }
 
   std::unique_ptr<Network> net(new Network());
   net->kernels_ = &kernels;
-  net->output_ = plan.output;
-  net->embedding_size_ = plan.embedding_size;
+  net->outputs_ = outputs;
+  net->raw_ = plan.num_outputs != 0;
+  for (int t : outputs) {
+    net->output_size_.push_back(tensor_floats(plan.tensors[t]));
+    net->output_floats_ += net->output_size_.back();
+  }
   net->input_floats_ = tensor_floats(plan.tensors[0]);
   net->layers_.resize(plan.num_layers);
   for (int i = 0; i < plan.num_layers; ++i) {
+    if (plan.layers[i].op == MFN_OP_MAXPOOL) {
+      make_pool_layer(plan.layers[i], &net->layers_[i]);
+      continue;
+    }
     if (!make_conv_layer(plan.layers[i], kernels, &net->layers_[i]))
       return Status(Code::out_of_memory, "plan: out of memory packing layer " + std::to_string(i));
     net->scratch_floats_ = std::max(net->scratch_floats_, conv_scratch_floats(net->layers_[i]));
@@ -145,16 +173,25 @@ Status Network::create(const mfn_plan& plan, const Kernels& kernels, std::unique
   return Status::ok();
 }
 
-void Network::run(const float* input, float* arena, float* scratch, float* embedding, int part, int parts,
+void Network::run(const float* input, float* arena, float* scratch, float* out, int part, int parts,
                   ThreadPool* pool) const {
   auto tensor = [&](int t) -> float* { return t == 0 ? const_cast<float*>(input) : arena + offset_[t]; };
   for (const ConvLayer& layer : layers_) {
     const mfn_conv_layer& l = layer.geo;
-    run_conv_layer(layer, *kernels_, tensor(l.input), l.residual >= 0 ? tensor(l.residual) : nullptr,
-                   tensor(l.output), scratch, part, parts);
+    if (l.op == MFN_OP_MAXPOOL) {
+      run_pool_layer(layer, *kernels_, tensor(l.input), tensor(l.output), part, parts);
+    } else {
+      run_conv_layer(layer, *kernels_, tensor(l.input), l.residual >= 0 ? tensor(l.residual) : nullptr,
+                     tensor(l.output), scratch, part, parts);
+    }
     if (parts > 1) pool->barrier();
   }
-  if (part == 0) std::copy(arena + offset_[output_], arena + offset_[output_] + embedding_size_, embedding);
+  if (part == 0) {
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      const float* t = arena + offset_[outputs_[i]];
+      out = std::copy(t, t + output_size_[i], out);
+    }
+  }
   // The next image's first layer may reuse the output's memory.
   if (parts > 1) pool->barrier();
 }

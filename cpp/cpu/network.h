@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu/conv_layer.h"
+#include "cpu/pool_layer.h"
 #include "cpu/kernels.h"
 #include "cpu/thread_pool.h"
 #include "mfn/abi.h"
@@ -27,15 +28,18 @@ class Network {
   size_t input_floats() const { return input_floats_; }     // h * w * c of tensors[0]
   size_t arena_floats() const { return arena_floats_; }     // per image in flight
   size_t scratch_floats() const { return scratch_floats_; } // per thread
-  int embedding_size() const { return embedding_size_; }
+  // Floats one run writes: the embedding, or a detector's raw outputs
+  // (each h x w x c, in plan.outputs order) one after the other.
+  size_t output_floats() const { return output_floats_; }
+  bool raw() const { return raw_; }  // a detector's raw outputs, not an embedding
   const Kernels& kernels() const { return *kernels_; }
 
-  // One image: NHWC input -> embedding_size floats (not normalised).
+  // One image: NHWC input -> output_floats() floats (an embedding is not
+  // normalised).
   // parts == 1: the caller runs everything. parts > 1: participant `part`
   // of a pool run computes its slice of every layer, synchronising on
-  // pool->barrier() between layers; all share arena, part 0 writes the
-  // embedding.
-  void run(const float* input, float* arena, float* scratch, float* embedding, int part, int parts,
+  // pool->barrier() between layers; all share arena, part 0 writes the output.
+  void run(const float* input, float* arena, float* scratch, float* out, int part, int parts,
            ThreadPool* pool) const;
 
  private:
@@ -44,8 +48,10 @@ class Network {
   const Kernels* kernels_ = nullptr;
   std::vector<ConvLayer> layers_;
   std::vector<size_t> offset_;  // arena offset of each tensor (tensor 0 is the input)
-  int output_ = 0;
-  int embedding_size_ = 0;
+  std::vector<int> outputs_;        // tensors copied out, in order
+  std::vector<size_t> output_size_;  // floats of each
+  size_t output_floats_ = 0;
+  bool raw_ = false;
   size_t input_floats_ = 0;
   size_t arena_floats_ = 0;
   size_t scratch_floats_ = 0;

@@ -17,9 +17,17 @@ struct VecGeneric {
     return v;
   }
   static void store(float* p, reg v) { std::memcpy(p, &v, sizeof v); }
+  // The first n (0 < n < width) lanes; the others read as 0 and are never written.
+  static reg load_n(const float* p, int n) {
+    reg v = {0, 0, 0, 0};
+    std::memcpy(&v, p, sizeof(float) * n);
+    return v;
+  }
+  static void store_n(float* p, reg v, int n) { std::memcpy(p, &v, sizeof(float) * n); }
   static reg set1(float x) { return reg{x, x, x, x}; }
   static reg add(reg a, reg b) { return a + b; }
   static reg fma(reg a, reg b, reg c) { return a * b + c; }
+  static reg max(reg a, reg b) { return a > b ? a : b; }
   static reg prelu(reg x, reg slope) { return x < 0 ? x * slope : x; }
 };
 

@@ -285,6 +285,16 @@ Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out, bool fuse_d
     return make_error(MFN_E_MODEL_INVALID, "the plan has no layers or no tensors");
   }
   if (max_passes < 1) return make_error(MFN_E_INVALID_ARGUMENT, "max_batch must be at least 1");
+  // The CUDA backend runs embedding networks only; a detector (raw outputs,
+  // MaxPool layers) runs on the CPU backend (see the engine).
+  if (plan.num_outputs != 0) {
+    return make_error(MFN_E_MODEL_UNSUPPORTED, "the CUDA backend runs embedding networks only, not raw-output networks");
+  }
+  for (int i = 0; i < plan.num_layers; ++i) {
+    if (plan.layers[i].op != MFN_OP_CONV) {
+      return make_error(MFN_E_MODEL_UNSUPPORTED, "layer " + std::to_string(i) + ": the CUDA backend has no MaxPool kernel");
+    }
+  }
   for (int t = 0; t < plan.num_tensors; ++t) {
     const mfn_tensor_desc& d = plan.tensors[t];
     if (d.c <= 0 || d.h <= 0 || d.w <= 0 || d.c > 65536 || d.h > 16384 || d.w > 16384) {

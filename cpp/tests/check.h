@@ -51,3 +51,14 @@ inline int test_exit_code() { return failures() == 0 ? 0 : 1; }
       std::exit(1);                                                              \
     }                                                                            \
   } while (0)
+
+// REQUIRE with a printf-style explanation.
+#define REQUIRE_MSG(cond, ...)                                                   \
+  do {                                                                           \
+    if (!(cond)) {                                                               \
+      std::printf("%s:%d: REQUIRE failed: %s: ", __FILE__, __LINE__, #cond);     \
+      std::printf(__VA_ARGS__);                                                  \
+      std::printf("\n");                                                         \
+      std::exit(1);                                                              \
+    }                                                                            \
+  } while (0)

@@ -520,10 +520,10 @@ void test_errors() {
   // An unsupported op, named with its node.
   GraphBuilder g = base();
   g.add_node(node("Conv", {"input", "w"}, {"c"}, "conv"))
-      .add_node(node("MaxPool", {"c"}, {"output"}, "pool_3"))
+      .add_node(node("Softmax", {"c"}, {"output"}, "softmax_3"))
       .add_output("output", {-1, 2, 1, 1});
   Status s = lower(g, test_manifest(2, 2, 2), &model);
-  CHECK(s.code() == Code::model_unsupported && s.message() == "unsupported op 'MaxPool' in node 'pool_3'");
+  CHECK(s.code() == Code::model_unsupported && s.message() == "unsupported op 'Softmax' in node 'softmax_3'");
   CHECK(model.plan.num_layers == 0 && model.storage.empty());
   // An output that is not a vector.
   g = base();
@@ -853,7 +853,7 @@ void test_manifest() {
   s = manifest_from(R"({"file":"a","channelOrder":"RGB","input":"in","output":"out","height":4,"width":4,)"
                     R"("embeddingSize":65537})", &m);
   CHECK_MSG(s.code() == Code::model_invalid && contains(s.message(), "65536"), "%s", s.message().c_str());
-  s = manifest_from(R"({"file":"a","channelOrder":"RGB","layout":"NHWC",)" + rest + "}", &m);
+  s = manifest_from(R"({"file":"a","channelOrder":"RGB","layout":"CHW",)" + rest + "}", &m);
   CHECK(s.code() == Code::model_unsupported);
   // Deep nesting is refused, not recursed into without bound.
   s = manifest_from(std::string(100000, '[') + std::string(100000, ']'), &m);

@@ -214,13 +214,28 @@ void test_nhwc_matches_nchw() {
   std::mt19937 rng(4);
   Fixture f(11, 9, 2, 0, 1, 1.0f / 127.5f, -1.0f);
   Image img = random_image(rng, 30, 25, 3, MFN_ORDER_BGR);
-  set_transform(&img.im, 1.7f, 0.3f, 2.0f, -0.2f, 1.9f, 4.5f, MFN_BORDER_ZERO);
-  for (int mirror = 0; mirror < 2; ++mirror) {
-    std::vector<float> nchw(f.size()), nhwc(f.size());
-    mfn::preprocess_image(img.im, f.plan, mirror != 0, nchw.data());
-    mfn::preprocess_image_nhwc(img.im, f.plan, mirror != 0, nhwc.data());
-    for (int c = 0; c < 3; ++c)
-      for (int i = 0; i < 99; ++i) CHECK(nchw[c * 99 + i] == nhwc[i * 3 + c]);
+  // A rotation, then axis-aligned ones (the NHWC path's column-table branch):
+  // letterbox-like scales with margins outside the image, both borders,
+  // up- and downscaling, a pure scale of 1 with an offset, and NaN.
+  struct T { float a, b, c, d, e, g; mfn_border border; };
+  const T transforms[] = {
+      {1.7f, 0.3f, 2.0f, -0.2f, 1.9f, 4.5f, MFN_BORDER_ZERO},
+      {2.9f, 0.0f, -6.3f, 0.0f, 2.9f, -3.1f, MFN_BORDER_ZERO},
+      {2.9f, 0.0f, -6.3f, 0.0f, 2.9f, -3.1f, MFN_BORDER_CLAMP},
+      {0.37f, 0.0f, 1.25f, 0.0f, 0.41f, -0.5f, MFN_BORDER_ZERO},
+      {1.0f, 0.0f, 3.5f, 0.0f, 1.0f, 2.25f, MFN_BORDER_CLAMP},
+      {1.0f, 0.0f, 0.0f, 0.0f, 2.0f, 0.0f, MFN_BORDER_ZERO},
+      {NAN, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f, MFN_BORDER_ZERO},
+  };
+  for (const T& t : transforms) {
+    set_transform(&img.im, t.a, t.b, t.c, t.d, t.e, t.g, t.border);
+    for (int mirror = 0; mirror < 2; ++mirror) {
+      std::vector<float> nchw(f.size()), nhwc(f.size());
+      mfn::preprocess_image(img.im, f.plan, mirror != 0, nchw.data());
+      mfn::preprocess_image_nhwc(img.im, f.plan, mirror != 0, nhwc.data());
+      for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < 99; ++i) CHECK(nchw[c * 99 + i] == nhwc[i * 3 + c] || (std::isnan(nchw[c * 99 + i]) && std::isnan(nhwc[i * 3 + c])));
+    }
   }
 }
 

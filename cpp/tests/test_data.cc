@@ -19,6 +19,10 @@ std::string env_or(const char* name, const std::string& fallback) {
 
 std::string model_path() { return env_or("MFN_MODEL", std::string(MFN_REPO_ROOT) + "/models/mobilefacenet.onnx"); }
 
+std::string detector_path() {
+  return env_or("MFN_DETECTOR", std::string(MFN_REPO_ROOT) + "/models/blazeface_back_256.onnx");
+}
+
 std::string plugin_dir() { return env_or("MFN_PLUGIN_DIR", MFN_PLUGIN_DIR); }
 
 std::vector<uint8_t> read_file(const std::string& path) {

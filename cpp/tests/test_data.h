@@ -12,6 +12,7 @@
 namespace mfn_test {
 
 std::string model_path();     // $MFN_MODEL or <repo>/models/mobilefacenet.onnx
+std::string detector_path(); // $MFN_DETECTOR or <repo>/models/blazeface_back_256.onnx
 std::string plugin_dir();     // $MFN_PLUGIN_DIR or the build's plugin folder ("" if none)
 
 // Real LFW face crops (tools/crops_file.h) from $MFN_CROPS or

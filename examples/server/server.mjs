@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A small face-embedding HTTP service on node:http: POST /embed, POST /verify,
-// GET /health. One embedder serves every request; concurrent requests are
+// POST /faces (detect + embed every face of a photo), GET /health. One embedder serves every request; concurrent requests are
 // coalesced into batches by the embedder's queue, and a full queue answers
 // 429 at once instead of letting requests pile up. See README.md beside this
 // file for the request formats, the limits and the configuration.
@@ -237,6 +237,40 @@ async function verifyRoute(req, body, embedder, config, signal, budget) {
   return embedder.verify(ea, eb, threshold === undefined ? {} : { threshold });
 }
 
+/**
+ * POST /faces: the faces in a photo, each with its embedding unless
+ * embeddings=0. Body: the image itself (query ?maxFaces=&minScore=&embeddings=0)
+ * or JSON { image: "<base64>", maxFaces?, minScore?, embeddings?: false }.
+ */
+async function facesRoute(req, url, body, embedder, config, signal) {
+  const type = mediaType(req);
+  let image, options;
+  if (IMAGE_TYPES.has(type)) {
+    image = await checkImage(body, "the body", config);
+    const q = url.searchParams;
+    const number = (name) => (q.get(name) === null ? undefined : Number(q.get(name)));
+    options = { maxFaces: number("maxFaces"), minScore: number("minScore"), embeddings: q.get("embeddings") !== "0" };
+  } else if (type === "application/json") {
+    const json = parseJson(body);
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      throw new HttpError(400, "MFN_INVALID_ARGUMENT", "Expected { image, maxFaces?, minScore?, embeddings? }");
+    }
+    image = await checkImage(decodeBase64(json.image, "image"), "image", config);
+    options = { maxFaces: json.maxFaces, minScore: json.minScore, embeddings: json.embeddings !== false };
+  } else {
+    throw unsupportedMedia(type);
+  }
+  const detect = { signal, ...(options.maxFaces === undefined ? {} : { maxFaces: options.maxFaces }),
+                   ...(options.minScore === undefined ? {} : { minScore: options.minScore }) };
+  const faces = options.embeddings ? await embedder.embedFaces(image, detect) : await embedder.detect(image, detect);
+  return {
+    faces: faces.map((f) => ({ box: f.box, score: f.score, landmarks: f.landmarks,
+                               ...(f.embedding ? { embedding: Array.from(f.embedding) } : {}) })),
+    dimensions: embedder.dimensions,
+    backend: embedder.backend,
+  };
+}
+
 function unsupportedMedia(type) {
   return new HttpError(415, "UNSUPPORTED_MEDIA_TYPE",
     `Content-Type ${type || "(none)"} is not accepted; send image/jpeg, image/png, image/webp or application/json`);
@@ -290,13 +324,16 @@ export async function startServer(config = configFromEnv()) {
       const route = `${req.method} ${url.pathname}`;
       if (route === "GET /health") {
         send(res, 200, { status: "ok", backend: embedder.backend, fallbackReason: embedder.fallbackReason });
+      } else if (route === "POST /faces") {
+        const body = await readBody(req, config.maxBodyBytes);
+        send(res, 200, await facesRoute(req, url, body, embedder, config, controller.signal));
       } else if (route === "POST /embed" || route === "POST /verify") {
         const body = await readBody(req, config.maxBodyBytes);
         const result = route === "POST /embed"
           ? await embedRoute(req, url, body, embedder, config, controller.signal, budget)
           : await verifyRoute(req, body, embedder, config, controller.signal, budget);
         send(res, 200, result);
-      } else if (["/health", "/embed", "/verify"].includes(url.pathname)) {
+      } else if (["/health", "/embed", "/verify", "/faces"].includes(url.pathname)) {
         throw new HttpError(405, "METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${url.pathname}`,
                             { allow: url.pathname === "/health" ? "GET" : "POST" });
       } else {

@@ -6,6 +6,7 @@ import { loadavg } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderChart } from "./chart.js";
+import { runDetectBench } from "./detect.js";
 import { machineInfo, machineLine, sourceInfo, versions, type MachineInfo, type SourceInfo, type Versions } from "./machine.js";
 import { EXIT_USAGE, parseOptions, UsageError, type BenchOptions, type Budget } from "./options.js";
 import { preparePixels, readManifest, type ModelManifest } from "./pixels.js";
@@ -117,6 +118,8 @@ function report(c: Context, results: (RunResult | RunFailure)[]) {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `mfn-bench detect ...`: the detection / pipeline benchmark (bench/detect.ts).
+  if (argv[0] === "detect") return runDetectBench(argv.slice(1), packageRoot);
   let options: BenchOptions | null;
   try {
     options = parseOptions(argv);

@@ -73,6 +73,11 @@ Glossary (every figure in the table and the JSON):
   mirrored copy included with flip, so it runs 2 x batch), prepared before
   the timed phase; its time includes summing the pairs and L2-normalising.
 
+Face detection: \`mfn-bench detect [--input DIR] [--count N] [--rounds N]
+  [--threads N] [--json FILE]\` times embedder.detect and embedFaces on real
+  photos against onnxruntime-node running the same detector (see
+  \`mfn-bench detect --help\`).
+
 Exit codes: 0 done, 1 a configuration failed, 2 bad options.
 `;
 

@@ -10,10 +10,14 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import sharp from "sharp";
 import { createEmbedder } from "../index.js";
 import { evaluatePairs, type FlipResult } from "./evaluate.js";
+import { evaluateFromPhotos, formatDetection, type DetectFlipResult } from "./detect.js";
 import { distinctImages, parseFoldSelection, parseLandmarks, parsePairs } from "./pairs.js";
 import { machineLine } from "../bench/machine.js";
 import { buildReport, environment, formatResult, rocTitle } from "./report.js";
 import { renderRocSvg } from "./roc.js";
+
+// LFW photos are 250x250; --detect uses the face nearest their centre.
+const LFW_SIZE = { width: 250, height: 250 };
 
 // dist/eval/cli.js and src/eval/cli.ts both sit two levels below the package root.
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -48,6 +52,8 @@ const program = new Command("mfn-eval")
   .option("--threads <n>", "CPU threads, 0 = all cores", positiveInt("--threads", 0), 0)
   .option("--batch <n>", "images per embedBatch call", positiveInt("--batch", 1), 64)
   .option("--far <rate>", "false accept rate for TAR@FAR", probability, 1e-3)
+  .option("--detect", "from the raw photos: embedFaces (detect + align + embed); the landmark file only scores the detector")
+  .option("--concurrency <n>", "--detect: photos in flight at once", positiveInt("--concurrency", 1), 4)
   .option("--json <file>", "write the full results as JSON")
   .option("--roc <file>", "write the ROC curve(s) as SVG")
   .addHelpText("after", "\nExit codes: 0 done, 1 failed (files, engine), 2 bad options.")
@@ -67,6 +73,8 @@ interface Options {
   far: number;
   json?: string;
   roc?: string;
+  detect?: boolean;
+  concurrency: number;
 }
 
 async function main(): Promise<void> {
@@ -100,15 +108,15 @@ async function main(): Promise<void> {
         ? new cliProgress.SingleBar({ format: `flip ${flip ? "on " : "off"} [{bar}] {value}/{total} images  {eta}s left`, hideCursor: true }, cliProgress.Presets.shades_classic)
         : undefined;
       bar?.start(paths.length, 0);
-      const r = await evaluatePairs(embedder, pairs, paths, {
-        imagesDir,
-        landmarks,
-        flip,
-        batch: o.batch,
-        far: o.far,
-        onProgress: (done) => bar?.update(done),
-      }).finally(() => bar?.stop());
+      const onProgress = (done: number) => bar?.update(done);
+      const r: FlipResult | DetectFlipResult = await (o.detect
+        ? evaluateFromPhotos(embedder, pairs, paths, {
+          imagesDir, landmarks, flip, far: o.far, concurrency: o.concurrency, imageSize: LFW_SIZE, onProgress,
+        })
+        : evaluatePairs(embedder, pairs, paths, { imagesDir, landmarks, flip, batch: o.batch, far: o.far, onProgress })
+      ).finally(() => bar?.stop());
       console.log(formatResult(r));
+      if ("detection" in r) console.log(formatDetection((r as DetectFlipResult).detection));
       results.push(r);
     }
 
@@ -127,6 +135,7 @@ async function main(): Promise<void> {
           threads: o.threads,
           batch: o.batch,
           far: o.far,
+          ...(o.detect ? { detect: true, concurrency: o.concurrency } : {}),
         },
         { name: embedder.backend, fallbackReason: embedder.fallbackReason ?? null },
         results,

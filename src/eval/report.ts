@@ -58,6 +58,9 @@ export interface ReportSettings {
   threads: number;
   batch: number;
   far: number;
+  /** --detect: from the raw photos through embedFaces. */
+  detect?: boolean;
+  concurrency?: number;
 }
 
 export interface BackendInfo {
@@ -90,6 +93,7 @@ export function buildReport(env: Environment, settings: ReportSettings, backend:
       cosineThreshold: r.crossValidation.cosineThreshold,
       tarAtFar: r.tarAtFar,
       folds: r.crossValidation.folds.map((f) => ({ ...f, fold: f.fold + 1 })),
+      ...("detection" in r ? { detection: r.detection } : {}),
     })),
   };
 }

@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define MFN_BACKEND_API_VERSION 1
+#define MFN_BACKEND_API_VERSION 2
 
 /* Status codes returned across the ABI; same values as mfn::Code. */
 enum mfn_code {
@@ -58,10 +58,18 @@ typedef struct mfn_image {
   int32_t border;         /* enum mfn_border */
 } mfn_image;
 
+/* What a layer computes. */
+enum mfn_layer_op {
+  MFN_OP_CONV = 0,    /* convolution with the fused epilogue below */
+  MFN_OP_MAXPOOL = 1  /* max over each window (kernel/stride/pad fields; padding never wins);
+                         in_c == out_c, group == out_c, no weights, no epilogue */
+};
+
 /* One lowered layer: y = conv(x) + bias, then the residual add and the PReLU
  * in the order `residual_after_act` says. Relu is a PReLU with slope 0; a
  * linear layer has slope == NULL. Gemm/MatMul and GlobalAveragePool are
- * lowered to convolutions whose kernel covers the whole input. */
+ * lowered to convolutions whose kernel covers the whole input. A layer with
+ * op MFN_OP_MAXPOOL has only geometry (weight, bias and slope NULL). */
 typedef struct mfn_conv_layer {
   int32_t input;          /* tensor index (0 = the network input) */
   int32_t output;         /* tensor index */
@@ -77,6 +85,7 @@ typedef struct mfn_conv_layer {
   const float* weight;    /* [out_c][in_c/group][kernel_h][kernel_w], BN folded */
   const float* bias;      /* [out_c], never NULL (zeros when the model has none) */
   const float* slope;     /* [out_c] PReLU slopes, or NULL for a linear layer */
+  int32_t op;             /* enum mfn_layer_op; 0 (conv) when zero-initialised */
 } mfn_conv_layer;
 
 typedef struct mfn_tensor_desc {
@@ -91,7 +100,7 @@ typedef struct mfn_plan {
   int32_t num_layers;
   const mfn_conv_layer* layers;     /* in execution order */
   int32_t output;                   /* tensor index of the embedding (c x 1 x 1) */
-  int32_t embedding_size;
+  int32_t embedding_size;           /* 0 for a network with raw outputs (a detector) */
   /* Preprocessing: model channel k takes pixel channel channel_src[k], and
    * its value is pixel * input_scale[k] + input_bias[k]. This folds the
    * manifest's channel order, mean and std, plus any constant Sub/Mul the
@@ -99,6 +108,11 @@ typedef struct mfn_plan {
   int32_t channel_src[3];           /* index into an RGB-ordered pixel */
   float input_scale[3];
   float input_bias[3];
+  /* A network with raw outputs (a detector's score and box maps): the
+   * tensors, in the manifest's order, that a run returns, each as h x w x c
+   * floats (NHWC). num_outputs == 0 for an embedding network. */
+  int32_t num_outputs;
+  const int32_t* outputs;
 } mfn_plan;
 
 typedef struct mfn_backend_config {

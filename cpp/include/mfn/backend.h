@@ -27,7 +27,15 @@ class Backend {
   // flip, normalise(f(x) + f(mirror(x))). Every image's transform is set.
   virtual Status embed(const mfn_image* images, size_t n, bool flip, float* out) = 0;
 
-  // Stage times of the last embed() call.
+  // A network with raw outputs (a detector): images[0..n) -> out[n * the
+  // plan's output floats], each image's outputs NHWC in plan.outputs order,
+  // nothing normalised. Backends without it answer MFN_MODEL_UNSUPPORTED.
+  virtual Status infer(const mfn_image* images, size_t n, float* out) {
+    (void)images, (void)n, (void)out;
+    return Status(Code::model_unsupported, std::string(name()) + " backend: no raw-output networks");
+  }
+
+  // Stage times of the last embed() or infer() call.
   virtual mfn_stage_times last_timings() const { return mfn_stage_times{}; }
 };
 

@@ -31,6 +31,25 @@ struct EngineOptions {
   int device = 0;                // GPU ordinal
   int max_batch = 256;           // images per backend call
   std::string plugin_dir;        // where libmfn_cuda.so lives; empty = no plugin
+  std::string detector_path;     // the face detector's .onnx; empty = no detect()/embed_faces()
+  std::string detector_manifest_path;  // its manifest; empty = detector.json beside it
+};
+
+// Most faces one image yields (detect/embed_faces cap maxFaces here).
+constexpr int kMaxFaces = 256;
+
+// One face found by detect(), in the caller's image pixels.
+struct Face {
+  float x = 0, y = 0, width = 0, height = 0;  // box, continuous pixel units, not clipped to the image
+  float score = 0;                            // detector confidence, 0..1
+  float landmarks[10] = {};                   // five ArcFace points (x0,y0..x4,y4), pixel centres
+  float keypoints[12] = {};                   // the detector's own six points, pixel centres: eyes (image
+                                              // left, right), nose tip, mouth centre, ears (left, right)
+};
+
+struct DetectOptions {
+  int max_faces = kMaxFaces;     // 1..kMaxFaces: the best max_faces faces are kept
+  float min_score = 0.5f;        // (0, 1]: anchors below it are dropped before suppression
 };
 
 // A caller's image: HWC uint8 pixels, read in place.
@@ -66,6 +85,25 @@ class Engine {
   // exact values the backend sees), mirrored when `mirror`. For tests and
   // for feeding other runtimes the same input.
   Status preprocess(const ImageInput& image, bool mirror, float* out) const;
+
+  // Faces in one image, highest score first (no face: empty, ok). Same image
+  // checks as embed(); bad options -> MFN_INVALID_ARGUMENT; no detector
+  // loaded -> MFN_MODEL_UNSUPPORTED. Any thread; serialised with embed().
+  Status detect(const ImageInput& image, const DetectOptions& options, std::vector<Face>* faces);
+
+  // detect(), then every face aligned on its landmarks and embedded (with
+  // flip) in one backend batch: embeddings[i * dimensions()] is faces[i]'s.
+  Status embed_faces(const ImageInput& image, const DetectOptions& options, bool flip, std::vector<Face>* faces,
+                     std::vector<float>* embeddings);
+
+  bool has_detector() const;
+  // The detector's input tensor of one image (NCHW, detector_input_size()^2
+  // x 3, the letterboxed photo as the network sees it) and its raw outputs
+  // (each NHWC, in the manifest's order, concatenated): for parity tests
+  // against other runtimes.
+  Status detector_input(const ImageInput& image, std::vector<float>* out) const;
+  Status detector_outputs(const ImageInput& image, std::vector<float>* out);
+  int detector_input_size() const;  // 0 without a detector
 
   const std::string& backend_name() const;
   const std::string& fallback_reason() const;  // why not CUDA; empty if none

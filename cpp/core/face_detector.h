@@ -1,0 +1,62 @@
+// The face detector: a second network (a BlazeFace-style anchor detector)
+// lowered by the same reader and lowering as the embedding model and run by
+// its own CPU backend instance, plus the detection arithmetic of
+// detection.h around it. Used by Engine under the engine's backend lock:
+// one thread at a time calls detect()/outputs().
+//
+// The detector always runs on the CPU backend, also when embeddings run on
+// CUDA: the CUDA plugin has no MaxPool kernel and no raw-output networks
+// yet, so it would refuse the plan (MFN_MODEL_UNSUPPORTED). Detection is
+// one 256x256 image per photo, a few milliseconds on the CPU.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/detection.h"
+#include "core/model.h"
+#include "mfn/backend.h"
+#include "mfn/engine.h"
+
+namespace mfn {
+
+class FaceDetector {
+ public:
+  // Loads and checks the detector (a square input; its outputs pair into
+  // levels of score maps with A channels and box maps with A * 16).
+  static Status create(const std::string& onnx_path, const std::string& manifest_path, const mfn_backend_config& config,
+                       std::unique_ptr<FaceDetector>* out);
+
+  // The image must have passed validate_image().
+  Status detect(const ImageInput& image, const DetectOptions& options, std::vector<Face>* faces);
+  Status outputs(const ImageInput& image, std::vector<float>* out);
+  void input_tensor(const ImageInput& image, std::vector<float>* out) const;
+  int input_size() const { return size_; }
+
+  // IoU above which weighted suppression merges two detections.
+  static constexpr float kIouThreshold = 0.3f;
+  // Detections above minScore that enter suppression, at most.
+  static constexpr size_t kMaxCandidates = 4096;
+
+ private:
+  FaceDetector() = default;
+
+  struct Level {
+    size_t score_offset = 0, box_offset = 0;  // floats into one image's outputs
+    int grid_w = 0, grid_h = 0, anchors = 0;
+  };
+
+  // The letterboxed input of `image` (shrunk first when large); `shrunk`
+  // keeps the pixels an mfn_image then points into.
+  Letterbox prepare(const ImageInput& image, std::vector<uint8_t>* shrunk, mfn_image* prepared) const;
+
+  Model model_;
+  std::unique_ptr<Backend> backend_;
+  std::vector<Level> levels_;
+  size_t output_floats_ = 0;
+  int size_ = 0;
+  float align_points_[8] = {};
+};
+
+}  // namespace mfn

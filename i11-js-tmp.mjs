@@ -1,0 +1,17 @@
+import { createEmbedder } from "./dist/index.js";
+import { OrtDetector } from "./dist/bench/peers/ort-detector.js";
+import sharp from "sharp";
+import { readFileSync } from "fs";
+const ort = await import("onnxruntime-node");
+const { data, info } = await sharp(readFileSync("/work/shared/data/lfw/lfw-deepfunneled/Aaron_Eckhart/Aaron_Eckhart_0001.jpg")).raw().toBuffer({ resolveWithObject: true });
+const img = { data, width: info.width, height: info.height, channels: 3, order: "rgb" };
+const e = await createEmbedder({ backend: "cpu", threads: 2 });
+const m = JSON.parse(readFileSync("models/detector.json", "utf8"));
+const t = async (f) => { const t0 = performance.now(); for (let i = 0; i < 50; i++) await f(); return ((performance.now() - t0) / 50).toFixed(2); };
+console.log("mfn before ort", await t(() => e.detect(img)));
+const peer = await OrtDetector.open(ort, "models/blazeface_back_256.onnx", 2, m.alignPoints);
+console.log("ort", await t(() => peer.detect(ort, img)));
+console.log("mfn after ort", await t(() => e.detect(img)));
+console.log("ort", await t(() => peer.detect(ort, img)));
+console.log("mfn after ort", await t(() => e.detect(img)));
+await e.dispose(); await peer.close();
