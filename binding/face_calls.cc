@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -107,12 +108,11 @@ class FaceWorker : public Napi::AsyncWorker {
   mfn::Status status_;
 };
 
-// The image argument, parsed by the binding's one image parser and checked
-// like embed() checks it.
-mfn::ImageInput face_image(Napi::Env env, const Napi::Value& value, const mfn::Engine& engine) {
-  float landmarks[10];
-  Napi::Value pixels;
-  mfn::ImageInput image = parse_image(env, value, "image", landmarks, &pixels);
+// The image argument, read (image_args.h step 1) before this and checked here
+// like embed() checks it. Runs no JavaScript: the pixels it points at stay
+// valid until the caller copies or uses them.
+mfn::ImageInput face_image(Napi::Env env, const ImageValues& values, const mfn::Engine& engine, float* landmarks) {
+  mfn::ImageInput image = check_image(env, values, "image", landmarks);
   image.landmarks = nullptr;  // detection finds its own
   mfn::Status status = engine.validate(image);
   if (!status.is_ok()) throw status_error(env, status);
@@ -134,26 +134,35 @@ mfn::DetectOptions detect_options(Napi::Env env, const Napi::Value& max_faces, c
 
 Napi::Value start(const Napi::CallbackInfo& info, EngineWrap* owner, Mode mode) {
   Napi::Env env = info.Env();
+  // Every read that can run the caller's JavaScript comes first
+  // (image_args.h); from the disposed check to the copy of the pixels none runs.
+  ImageValues values = read_image(env, info[0], "image");
+  mfn::DetectOptions options;
+  bool flip = true;
+  std::shared_ptr<const std::atomic<bool>> cancelled;
+  if (mode != Mode::outputs) options = detect_options(env, info[1], info[2]);
+  size_t token = 3;
+  if (mode == Mode::embed) {
+    flip = get_bool(env, info[3], "flip");
+    token = 4;
+  }
+  if (mode != Mode::outputs && info.Length() > token && !info[token].IsUndefined()) {
+    cancelled = CancelToken::flag_of(env, info[token], "cancelToken");
+  }
   std::shared_ptr<mfn::Engine> engine = owner->shared_engine(env);
-  mfn::ImageInput image = face_image(env, info[0], *engine);
-  auto* worker = new FaceWorker(env, engine, mode);
+  float landmarks[10];
+  mfn::ImageInput image = face_image(env, values, *engine, landmarks);
+  auto worker = std::make_unique<FaceWorker>(env, engine, mode);
+  worker->options = options;
+  worker->flip = flip;
+  worker->cancelled = std::move(cancelled);
   try {
-    if (mode != Mode::outputs) worker->options = detect_options(env, info[1], info[2]);
-    size_t token = 3;
-    if (mode == Mode::embed) {
-      worker->flip = get_bool(env, info[3], "flip");
-      token = 4;
-    }
-    if (mode != Mode::outputs && info.Length() > token && !info[token].IsUndefined()) {
-      worker->cancelled = CancelToken::flag_of(env, info[token], "cancelToken");
-    }
     worker->take_image(image);
-  } catch (...) {
-    delete worker;
-    throw;
+  } catch (const std::bad_alloc&) {
+    throw make_error(env, "MFN_OUT_OF_MEMORY", "out of memory taking the call's image");
   }
   Napi::Promise promise = worker->promise();
-  worker->Queue();
+  worker.release()->Queue();  // the AsyncWorker deletes itself once it has settled
   return promise;
 }
 
@@ -167,14 +176,17 @@ Napi::Value face_detector_outputs(const Napi::CallbackInfo& info, EngineWrap* ow
 
 Napi::Value face_detector_input(const Napi::CallbackInfo& info, EngineWrap* owner) {
   Napi::Env env = info.Env();
-  std::shared_ptr<mfn::Engine> engine = owner->shared_engine(env);
-  mfn::ImageInput image = face_image(env, info[0], *engine);
+  ImageValues values = read_image(env, info[0], "image");
   Napi::Float32Array out = get_float32_array(env, info[1], "out");
+  std::shared_ptr<mfn::Engine> engine = owner->shared_engine(env);
   const size_t size = static_cast<size_t>(engine->detector_input_size());
   if (out.ElementLength() != 3 * size * size) {
     throw make_error(env, "MFN_INVALID_ARGUMENT",
                      "Expected a Float32Array of " + std::to_string(3 * size * size) + " values for out");
   }
+  float landmarks[10];
+  // In place and synchronous: the pixels are read before JavaScript can run again.
+  mfn::ImageInput image = face_image(env, values, *engine, landmarks);
   std::vector<float> tensor;
   mfn::Status status = engine->detector_input(image, &tensor);
   if (!status.is_ok()) throw status_error(env, status);

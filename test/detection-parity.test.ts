@@ -11,7 +11,7 @@ import * as ort from "onnxruntime-node";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { toNativeImage } from "../src/inputs.js";
+import { checkImage, toNativeImages } from "../src/inputs.js";
 import { type NativeEngine, type NativeImage, nativeBinding, packageRoot } from "../src/native.js";
 import { SMALL_SIZE, writeSmallDetector } from "./helpers/detector-graph.js";
 import { hasLfw, imageSpread, readImage } from "./helpers/lfw.js";
@@ -24,6 +24,13 @@ async function engineWith(detectorPath: string): Promise<NativeEngine> {
     modelPath: join(packageRoot, "models", "mobilefacenet.onnx"), manifestPath: "", backend: "cpu",
     threads: 2, device: 0, maxBatch: 8, detectorPath,
   });
+}
+
+/** An encoded image decoded as the embedder decodes its inputs. */
+async function toNativeImage(bytes: Uint8Array): Promise<NativeImage> {
+  const copies = new Map();
+  const [image] = await toNativeImages([checkImage(bytes, "image", undefined, copies)], copies);
+  return image!;
 }
 
 function nchwToNhwc(x: Float32Array, size: number): Float32Array {
@@ -76,7 +83,7 @@ describe.skipIf(!hasLfw)("detector parity with onnxruntime-node", () => {
       const crop = i % 3 === 1 ? { left: 0, top: 40, width: 250, height: 170 }
         : i % 3 === 2 ? { left: 55, top: 0, width: 140, height: 250 } : undefined;
       const bytes = crop ? await sharp(jpeg).extract(crop).png().toBuffer() : jpeg;
-      const image = await toNativeImage(bytes, "image");
+      const image = await toNativeImage(bytes);
       const expected = await ortOutputs(session, engine, image, outputs);
       const actual = await engine.detectorOutputs(image);
       expect(actual.length).toBe(512 + 384 + 512 * 16 + 384 * 16);
@@ -114,7 +121,7 @@ describe("the detector's ops against onnxruntime-node (small graph, random weigh
     const sources = hasLfw ? imageSpread(4).map(readImage) : [];
     const noise = { data: new Uint8Array(48 * 40 * 3).map((_, i) => (i * 37) % 251), width: 48, height: 40,
       channels: 3 as const, order: "rgb" as const };
-    const images = [...await Promise.all(sources.map((s) => toNativeImage(s, "image"))), noise];
+    const images = [...await Promise.all(sources.map((s) => toNativeImage(s))), noise];
     for (const image of images) {
       const expected = await ortOutputs(session, engine, image, ["scores", "boxes"]);
       const actual = await engine.detectorOutputs(image);

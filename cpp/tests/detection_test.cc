@@ -241,9 +241,12 @@ void test_lowering() {
   CHECK(t[o[0]].c == 2 && t[o[0]].h == 16 && t[o[1]].c == 6 && t[o[1]].h == 8);
   CHECK(t[o[2]].c == 32 && t[o[2]].h == 16 && t[o[3]].c == 96 && t[o[3]].h == 8);
   CHECK(t[0].h == 256 && t[0].w == 256);
-  // The embedding manifest does not fit the detector (other input, NCHW).
+  // The embedding manifest does not fit the detector: its sha256 names
+  // another file (and its input and layout differ).
   mfn::Model wrong;
-  CHECK(mfn::load_model(mfn_test::detector_path(), dir + "manifest.json", &wrong).code() == mfn::Code::model_unsupported);
+  s = mfn::load_model(mfn_test::detector_path(), dir + "manifest.json", &wrong);
+  CHECK_MSG(s.code() == mfn::Code::model_invalid && s.message().find("sha256") != std::string::npos, "%s",
+            s.message().c_str());
 }
 
 // A detector-shaped graph: NHWC input -> Transpose -> Conv 3->2 (1x1) ->

@@ -242,11 +242,11 @@ async function verifyRoute(req, body, embedder, config, signal, budget) {
  * embeddings=0. Body: the image itself (query ?maxFaces=&minScore=&embeddings=0)
  * or JSON { image: "<base64>", maxFaces?, minScore?, embeddings?: false }.
  */
-async function facesRoute(req, url, body, embedder, config, signal) {
+async function facesRoute(req, url, body, embedder, config, signal, budget) {
   const type = mediaType(req);
   let image, options;
   if (IMAGE_TYPES.has(type)) {
-    image = await checkImage(body, "the body", config);
+    image = await checkImage(body, "the body", config, budget);
     const q = url.searchParams;
     const number = (name) => (q.get(name) === null ? undefined : Number(q.get(name)));
     options = { maxFaces: number("maxFaces"), minScore: number("minScore"), embeddings: q.get("embeddings") !== "0" };
@@ -255,7 +255,7 @@ async function facesRoute(req, url, body, embedder, config, signal) {
     if (typeof json !== "object" || json === null || Array.isArray(json)) {
       throw new HttpError(400, "MFN_INVALID_ARGUMENT", "Expected { image, maxFaces?, minScore?, embeddings? }");
     }
-    image = await checkImage(decodeBase64(json.image, "image"), "image", config);
+    image = await checkImage(decodeBase64(json.image, "image"), "image", config, budget);
     options = { maxFaces: json.maxFaces, minScore: json.minScore, embeddings: json.embeddings !== false };
   } else {
     throw unsupportedMedia(type);
@@ -326,7 +326,7 @@ export async function startServer(config = configFromEnv()) {
         send(res, 200, { status: "ok", backend: embedder.backend, fallbackReason: embedder.fallbackReason });
       } else if (route === "POST /faces") {
         const body = await readBody(req, config.maxBodyBytes);
-        send(res, 200, await facesRoute(req, url, body, embedder, config, controller.signal));
+        send(res, 200, await facesRoute(req, url, body, embedder, config, controller.signal, budget));
       } else if (route === "POST /embed" || route === "POST /verify") {
         const body = await readBody(req, config.maxBodyBytes);
         const result = route === "POST /embed"
