@@ -13,6 +13,16 @@ export type {
   VerifyResult,
 } from "./embedder.js";
 export type { ImageInput, Landmarks, RawImage } from "./inputs.js";
+export { createGallery, loadGallery } from "./gallery.js";
+export type {
+  Embedding,
+  Gallery,
+  GalleryMatch,
+  GalleryOptions,
+  GalleryPrecision,
+  GallerySearchOptions,
+  LoadGalleryOptions,
+} from "./gallery.js";
 export { MfnError, MFN_ERROR_CODES } from "./errors.js";
 export type { MfnErrorCode } from "./errors.js";
 export { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";

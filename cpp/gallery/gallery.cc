@@ -46,6 +46,14 @@ Status check_threads(int threads, int* resolved) {
   return Status::ok();
 }
 
+// A view of another gallery would be scanned with the wrong row size.
+Status check_view(const GalleryView& view, size_t row_bytes) {
+  if (!view || (!view->blocks.empty() && view->blocks[0]->row_bytes != row_bytes)) {
+    return Status(Code::invalid_argument, "the view is not one of this gallery");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Gallery::Gallery() : impl_(std::make_unique<Impl>()) {}
@@ -124,8 +132,16 @@ Precision Gallery::precision() const { return impl_->precision; }
 int Gallery::threads() const { return impl_->pool->size(); }
 size_t Gallery::row_bytes() const { return impl_->store->row_bytes() + sizeof(float); }
 
+GalleryView Gallery::view() const { return impl_->store->snapshot(); }
+
 Status Gallery::search(const float* queries, size_t count, const GallerySearchOptions& options,
                        std::vector<std::vector<GalleryMatch>>* results) const {
+  return search(view(), queries, count, options, results);
+}
+
+Status Gallery::search(const GalleryView& snapshot, const float* queries, size_t count,
+                       const GallerySearchOptions& options, std::vector<std::vector<GalleryMatch>>* results) const {
+  MFN_RETURN_IF_ERROR(check_view(snapshot, impl_->store->row_bytes()));
   if (options.k < 1 || options.k > kMaxGalleryK) {
     return Status(Code::invalid_argument, "k must be between 1 and " + std::to_string(kMaxGalleryK));
   }
@@ -143,7 +159,6 @@ Status Gallery::search(const float* queries, size_t count, const GallerySearchOp
   try {
     gallery::EncodedQueries encoded;
     MFN_RETURN_IF_ERROR(gallery::encode_queries(impl_->precision, impl_->dims, queries, count, &encoded));
-    std::shared_ptr<const gallery::Snapshot> snapshot = impl_->store->snapshot();
     gallery::ScanRequest request;
     request.snapshot = snapshot.get();
     request.queries = &encoded;
@@ -171,8 +186,10 @@ Status Gallery::search(const float* queries, size_t count, const GallerySearchOp
   return Status::ok();
 }
 
-Status Gallery::save(const std::string& path) const {
-  std::shared_ptr<const gallery::Snapshot> snapshot = impl_->store->snapshot();
+Status Gallery::save(const std::string& path) const { return save(view(), path); }
+
+Status Gallery::save(const GalleryView& snapshot, const std::string& path) const {
+  MFN_RETURN_IF_ERROR(check_view(snapshot, impl_->store->row_bytes()));
   try {
     return gallery::write_gallery_file(path, impl_->precision, impl_->dims, *snapshot);
   } catch (const std::bad_alloc&) {

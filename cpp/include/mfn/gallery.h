@@ -5,9 +5,11 @@
 // this file.
 //
 // Consistency: add/remove never wait for a search, and a search never waits
-// for add/remove. A search sees the gallery exactly as it was when the search
-// started (a snapshot: every add/remove that returned before, none that
-// started after); later changes copy the blocks of rows they touch instead of
+// for add/remove. A search sees the gallery exactly as it was when its view
+// was taken (every add/remove that returned before, none that started
+// after): search() takes it on entry, and view() lets a caller take it
+// earlier (the addon takes it when JavaScript calls search, before the scan
+// is queued). Later changes copy the blocks of rows they touch instead of
 // writing into rows a running search reads.
 #pragma once
 
@@ -21,6 +23,13 @@
 #include "mfn/status.h"
 
 namespace mfn {
+
+namespace gallery {
+struct Snapshot;
+}  // namespace gallery
+
+// What one search scans: the gallery as it was when the view was taken.
+using GalleryView = std::shared_ptr<const gallery::Snapshot>;
 
 enum class Precision : uint32_t { float32 = 0, float16 = 1, int8 = 2 };
 
@@ -82,11 +91,17 @@ class Gallery {
   // turns on the scan threads.
   Status search(const float* queries, size_t count, const GallerySearchOptions& options,
                 std::vector<std::vector<GalleryMatch>>* results) const;
+  // The same over an earlier view of this gallery.
+  Status search(const GalleryView& view, const float* queries, size_t count, const GallerySearchOptions& options,
+                std::vector<std::vector<GalleryMatch>>* results) const;
+  // The gallery as it is now, for search(). Cheap; any thread.
+  GalleryView view() const;
 
   // Writes the gallery (a snapshot, see above) to `path` atomically: a
   // temporary file beside it, fsync, rename, fsync of the directory, so a
   // crash leaves either the old file or the new one.
   Status save(const std::string& path) const;
+  Status save(const GalleryView& view, const std::string& path) const;
 
  private:
   Gallery();
