@@ -71,10 +71,10 @@ struct I8Ops {
 };
 
 // 3 queries x 3 rows: 9 accumulators, 3 widened rows and one query load of
-// the 16 ymm registers.
-void score_f32(const ScoreArgs& a) { score_all<F32Ops, 3, 3>(a); }
-void score_f16(const ScoreArgs& a) { score_all<F16Ops, 3, 3>(a); }
-void score_i8(const ScoreArgs& a) { score_all<I8Ops, 3, 3>(a); }
+// the 16 ymm registers; one query x 6 rows: 6 + 6 + 1.
+void score_f32(const ScoreArgs& a) { score_all<F32Ops, 3, 3, 6>(a); }
+void score_f16(const ScoreArgs& a) { score_all<F16Ops, 3, 3, 6>(a); }
+void score_i8(const ScoreArgs& a) { score_all<I8Ops, 3, 3, 6>(a); }
 
 }  // namespace
 

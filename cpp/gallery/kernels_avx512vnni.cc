@@ -18,7 +18,7 @@ struct I8VnniOps : avx512::I8Ops {
   static Acc madd(Acc acc, const int16_t* q, Row g) { return _mm512_dpwssd_epi32(acc, _mm512_load_si512(q), g); }
 };
 
-void score_i8(const ScoreArgs& a) { score_all<I8VnniOps, 4, 3>(a); }
+void score_i8(const ScoreArgs& a) { score_all<I8VnniOps, 2, 8, 8>(a); }
 
 }  // namespace
 

@@ -42,12 +42,20 @@ void score_rows(const ScoreArgs& a, int r0) {
   for (; q0 < a.nq; ++q0) score_tile<Ops, 1, RT>(a, q0, r0);
 }
 
-// Scores all of `a` with QT x RT tiles (smaller ones at the edges).
 template <typename Ops, int QT, int RT>
-void score_all(const ScoreArgs& a) {
+void score_grid(const ScoreArgs& a) {
   int r0 = 0;
   for (; r0 + RT <= a.nrows; r0 += RT) score_rows<Ops, QT, RT>(a, r0);
   for (; r0 < a.nrows; ++r0) score_rows<Ops, QT, 1>(a, r0);
+}
+
+// Scores all of `a` with QT x RT tiles (smaller ones at the edges). Fewer
+// than QT queries (a single search) use 1 x RT1 tiles instead: with only RT
+// accumulators the loop would wait on the multiply-add latency.
+template <typename Ops, int QT, int RT, int RT1>
+void score_all(const ScoreArgs& a) {
+  if (a.nq < QT) score_grid<Ops, 1, RT1>(a);
+  else score_grid<Ops, QT, RT>(a);
 }
 
 }  // namespace gallery
