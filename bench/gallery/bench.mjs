@@ -196,26 +196,38 @@ async function runSize(n) {
   return results;
 }
 
-/** Recall@10 of float16 and int8 against float32 on the cached LFW embeddings: even images enrolled, odd ones query. */
+/**
+ * Recall@10 against exact float32 on the cached LFW embeddings: even images
+ * enrolled, odd ones query; float16, int8 and hnswlib's HNSW (same settings
+ * as above).
+ */
 async function lfwRecall() {
   const lfw = lfwEmbeddings();
   if (!lfw) return null;
-  const n = lfw.paths.length;
+  const d = lfw.dimensions;
+  const vec = (i) => lfw.vectors.subarray(i * d, (i + 1) * d);
+  const enrolled = [];
+  const queries = [];
+  for (let i = 0; i < lfw.paths.length; i++) (i % 2 === 0 ? enrolled : queries).push(i);
   const lists = {};
   for (const precision of ["float32", "float16", "int8"]) {
-    const g = await createGallery({ dimensions: lfw.dimensions, precision, threads });
-    for (let i = 0; i < n; i += 2) g.add(lfw.paths[i], lfw.vectors.subarray(i * lfw.dimensions, (i + 1) * lfw.dimensions));
-    const queries = [];
-    for (let i = 1; i < n; i += 2) queries.push(lfw.vectors.subarray(i * lfw.dimensions, (i + 1) * lfw.dimensions));
+    const g = await createGallery({ dimensions: d, precision, threads });
+    for (const i of enrolled) g.add(String(i), vec(i));
     lists[precision] = [];
     for (let q = 0; q < queries.length; q += 1000) {
-      const found = await g.searchBatch(queries.slice(q, q + 1000), { k: K });
+      const found = await g.searchBatch(queries.slice(q, q + 1000).map(vec), { k: K });
       lists[precision].push(...found.map((l) => l.map((m) => m.id)));
     }
     await g.dispose();
   }
-  return { gallery: Math.ceil(n / 2), queries: Math.floor(n / 2), float16: recall(lists.float16, lists.float32),
-           int8: recall(lists.int8, lists.float32) };
+  const peer = hnswlibPeer("hnsw");
+  const packed = new Float32Array(enrolled.length * d);
+  enrolled.forEach((i, j) => packed.set(vec(i), j * d));
+  await peer.build(packed, enrolled.length);
+  const hnsw = await peer.batch(queries.map((i) => Array.from(vec(i))));
+  lists.hnsw = hnsw.map((ids) => ids.map((j) => String(enrolled[Number(j)])));
+  return { gallery: enrolled.length, queries: queries.length, float16: recall(lists.float16, lists.float32),
+           int8: recall(lists.int8, lists.float32), hnsw: recall(lists.hnsw, lists.float32) };
 }
 
 function bandwidth() {
