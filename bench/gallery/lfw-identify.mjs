@@ -79,6 +79,39 @@ async function evaluate(precision) {
   };
 }
 
+function markdown(r, name) {
+  const p = (x) => `${(100 * x).toFixed(2)}%`;
+  const rows = r.results.map((x) =>
+    `| ${x.precision} | ${p(x.rank1)} | ${p(x.rank5)} | ${p(x.tpirAtFpir1.mean)} ± ${(100 * x.tpirAtFpir1.std).toFixed(2)} | ` +
+    `${p(x.fpirMeasured.mean)} ± ${(100 * x.fpirMeasured.std).toFixed(2)} | ${x.threshold.mean.toFixed(4)} ± ${x.threshold.std.toFixed(4)} |`);
+  const m = r.machine;
+  return `# LFW 1:N identification with the gallery
+
+| | |
+|---|---|
+| machine | ${m.cpu}, ${m.cores} cores, ${m.simd.join(" ")}, ${m.memoryGiB} GiB, Node ${m.node} |
+| commit | \`${m.commit}\`${m.dirty ? " (modified tree)" : ""} |
+| command | \`node bench/gallery/lfw-embeddings.mjs\` (once: caches the embeddings under build/gallery-lfw/), then \`${r.command}\` |
+| data | ${r.data}; ${r.identities} identities |
+| gallery | the first image (by file name) of each of the ${r.enrolled} identities with two or more images |
+| probes | ${r.matedProbes} mated (the other images of enrolled identities), ${r.nonMatedProbes} non-mated (images of identities with one image, never enrolled) |
+
+Closed set: rank-k is the share of mated probes whose identity is among the top k matches. Open set, 10-fold: the
+identities are split into 10 folds (every 10th name); the threshold of a fold is the top-1 similarity that 1% of the
+non-mated probes of the other nine folds exceed; on the probes of the fold itself, TPIR is the share of mated probes
+whose top-1 match is the right identity and above the threshold, FPIR the share of non-mated probes whose top-1
+similarity is above it. Mean ± population std over the folds.
+
+| precision | rank-1 | rank-5 | TPIR @ FPIR = 1% | measured FPIR | threshold (cosine) |
+|---|---|---|---|---|---|
+${rows.join("\n")}
+
+Per-fold figures: [${name}.json](${name}.json). The images are the deep-funneled release with landmarks detected on
+them (see the Accuracy section of the README), so these figures are not directly comparable to identification
+figures on other LFW crops.
+`;
+}
+
 const report = {
   machine: machine(),
   command: `node bench/gallery/lfw-identify.mjs ${process.argv.slice(2).join(" ")}`,
@@ -88,7 +121,10 @@ const report = {
 };
 for (const precision of ["float32", "float16", "int8"]) report.results.push(await evaluate(precision));
 const json = JSON.stringify(report, null, 2);
-if (args.out) writeFileSync(`${args.out}.json`, json + "\n");
+if (args.out) {
+  writeFileSync(`${args.out}.json`, json + "\n");
+  writeFileSync(`${args.out}.md`, markdown(report, args.out.split("/").pop()));
+}
 for (const r of report.results) {
   console.log(`${r.precision}: rank-1 ${(100 * r.rank1).toFixed(2)}%, rank-5 ${(100 * r.rank5).toFixed(2)}%, ` +
               `TPIR@FPIR=1% ${(100 * r.tpirAtFpir1.mean).toFixed(2)}% ± ${(100 * r.tpirAtFpir1.std).toFixed(2)} ` +
