@@ -14,9 +14,5 @@ uint32_t crc32c(uint32_t crc, const void* data, size_t size);
 // The table version, for testing the instruction against it.
 uint32_t crc32c_portable(uint32_t crc, const void* data, size_t size);
 
-#if defined(MFN_X86)
-uint32_t crc32c_sse42(uint32_t crc, const void* data, size_t size);
-#endif
-
 }  // namespace gallery
 }  // namespace mfn

@@ -1,5 +1,8 @@
 // The AVX-512 operations of score_tiles.h for each stored precision.
-// Included only by files compiled with AVX-512 flags.
+// Included only by files compiled with AVX-512 flags. Internal linkage (an
+// unnamed namespace) on purpose: an inline function or template
+// instantiation with external linkage compiled with AVX-512 flags could be
+// the copy the linker keeps for callers on CPUs without AVX-512.
 #pragma once
 
 #include <immintrin.h>
@@ -9,6 +12,7 @@
 namespace mfn {
 namespace gallery {
 namespace avx512 {
+namespace {
 
 struct F32Ops {
   using QueryT = double;
@@ -52,6 +56,7 @@ struct I8Ops {
   static double reduce(Acc acc) { return _mm512_reduce_add_epi32(acc); }
 };
 
+}  // namespace
 }  // namespace avx512
 }  // namespace gallery
 }  // namespace mfn

@@ -2,7 +2,8 @@
 // the int32 accumulator in one instruction (vpmaddwd + vpaddd without VNNI).
 // float32 and float16 use the plain AVX-512 kernels. Compiled with
 // -mavx512vnni in a file of its own, so that no other kernel picks up VNNI
-// instructions from the compiler.
+// instructions from the compiler (named *_avx512.cc like every file that
+// gets ISA flags).
 #if defined(MFN_X86)
 
 #include "gallery/ops_avx512.h"
