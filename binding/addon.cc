@@ -10,6 +10,7 @@
 
 #include "cancel_token.h"
 #include "engine_wrap.h"
+#include "gallery_wrap.h"
 #include "napi_util.h"
 #include "workers.h"
 
@@ -94,6 +95,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("CancelToken", CancelToken::define_class(env));
   exports.Set("createEngine", Napi::Function::New<create_engine>(env, "createEngine"));
   exports.Set("pluginDir", Napi::String::New(env, addon->plugin_dir));
+  GalleryWrap::register_exports(env, exports);
   return exports;
 }
 

@@ -139,7 +139,7 @@ export interface Embedder {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-function checkOptions<T extends object>(value: unknown, name: string, allowed: ReadonlyArray<keyof T & string>): T {
+export function checkOptions<T extends object>(value: unknown, name: string, allowed: ReadonlyArray<keyof T & string>): T {
   if (value === undefined) return {} as T;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw invalidParameter(name, "an object", value);
@@ -159,7 +159,7 @@ function checkBoolean(value: unknown, name: string, fallback: boolean): boolean 
   return value;
 }
 
-function checkInteger(value: unknown, name: string, min: number, max: number, fallback: number): number {
+export function checkInteger(value: unknown, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     throw invalidParameter(name, `an integer between ${min} and ${max}`, value);
@@ -171,7 +171,7 @@ function checkOptionalInteger(value: unknown, name: string, min: number, max: nu
   return value === undefined ? undefined : checkInteger(value, name, min, max, 0);
 }
 
-function checkSignal(value: unknown, name: string): AbortSignal | undefined {
+export function checkSignal(value: unknown, name: string): AbortSignal | undefined {
   if (value === undefined) return undefined;
   if (!(value instanceof AbortSignal)) throw invalidParameter(name, "an AbortSignal", value);
   return value;
@@ -181,7 +181,7 @@ function disposedError(): MfnError {
   return new MfnError("MFN_DISPOSED", "This embedder has been disposed");
 }
 
-function abortedError(signal: AbortSignal): MfnError {
+export function abortedError(signal: AbortSignal): MfnError {
   return new MfnError("MFN_ABORTED", "The operation was aborted", { cause: signal.reason });
 }
 
@@ -191,7 +191,7 @@ function abortedError(signal: AbortSignal): MfnError {
  * the native call, so that images the batching queue has not yet run are
  * skipped; a batch already running finishes and its result is dropped.
  */
-function abortable<T>(signal: AbortSignal | undefined, start: (cancel?: NativeCancelToken) => Promise<T>): Promise<T> {
+export function abortable<T>(signal: AbortSignal | undefined, start: (cancel?: NativeCancelToken) => Promise<T>): Promise<T> {
   if (signal === undefined) return start();
   if (signal.aborted) return Promise.reject(abortedError(signal));
   const token = new (nativeBinding().CancelToken)();

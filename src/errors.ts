@@ -21,6 +21,10 @@ export const MFN_ERROR_CODES = [
   "MFN_INTERNAL",
   "MFN_DEPENDENCY_MISSING",
   "MFN_NONFINITE",
+  "MFN_DIMENSION_MISMATCH",
+  "MFN_INVALID_EMBEDDING",
+  "MFN_GALLERY_FILE_INVALID",
+  "MFN_IO_ERROR",
 ] as const;
 
 export type MfnErrorCode = (typeof MFN_ERROR_CODES)[number];

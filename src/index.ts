@@ -17,6 +17,16 @@ export { MAX_PIXELS } from "./inputs.js";
 export type { ImageInput, Landmarks, RawImage } from "./inputs.js";
 export { DEFAULT_MIN_SCORE, MAX_FACES } from "./faces.js";
 export type { DetectOptions, EmbedFacesOptions, Face, FaceWithEmbedding } from "./faces.js";
+export { createGallery, loadGallery } from "./gallery.js";
+export type {
+  Embedding,
+  Gallery,
+  GalleryMatch,
+  GalleryOptions,
+  GalleryPrecision,
+  GallerySearchOptions,
+  LoadGalleryOptions,
+} from "./gallery.js";
 export { MfnError, MFN_ERROR_CODES } from "./errors.js";
 export type { MfnErrorCode } from "./errors.js";
 export { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";

@@ -120,8 +120,36 @@ export interface NativeEngine {
   dispose(): Promise<void>;
 }
 
+export type NativeGalleryPrecision = "float32" | "float16" | "int8";
+
+export interface NativeGalleryMatch {
+  id: string;
+  similarity: number;
+}
+
+/** One mfn::Gallery (binding/gallery_wrap.h). add/remove/has are synchronous; search and save run off the JS thread. */
+export interface NativeGallery {
+  readonly size: number;                  // 0 after dispose()
+  readonly dimensions: number;
+  readonly precision: NativeGalleryPrecision;
+  readonly threads: number;
+  readonly bytesPerVector: number;        // stored row (padded) + its scale, without the id
+  readonly disposed: boolean;
+  add(id: string, embedding: Float32Array): void;
+  remove(id: string): boolean;
+  has(id: string): boolean;
+  /** queries: count * dimensions values (copied at the call); one list per query, highest first. */
+  search(queries: Float32Array, k: number, minSimilarity: number, cancel?: NativeCancelToken):
+    Promise<NativeGalleryMatch[][]>;
+  save(path: string): Promise<void>;
+  /** Idempotent; resolves once running calls have settled and the gallery is freed. */
+  dispose(): Promise<void>;
+}
+
 export interface NativeBinding {
   createEngine(options: NativeEngineOptions): Promise<NativeEngine>;
+  createGallery(options: { dimensions: number; precision: NativeGalleryPrecision; threads: number }): NativeGallery;
+  loadGallery(path: string, threads: number): Promise<NativeGallery>;
   CancelToken: new () => NativeCancelToken;
   /** Where mfn.node was loaded from; libmfn_cuda.so is looked up there. */
   readonly pluginDir: string;

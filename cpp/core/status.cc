@@ -19,6 +19,10 @@ const char* code_name(Code code) {
     case Code::aborted: return "MFN_ABORTED";
     case Code::internal: return "MFN_INTERNAL";
     case Code::nonfinite: return "MFN_NONFINITE";
+    case Code::dimension_mismatch: return "MFN_DIMENSION_MISMATCH";
+    case Code::invalid_embedding: return "MFN_INVALID_EMBEDDING";
+    case Code::gallery_file_invalid: return "MFN_GALLERY_FILE_INVALID";
+    case Code::io_error: return "MFN_IO_ERROR";
   }
   return "MFN_INTERNAL";
 }

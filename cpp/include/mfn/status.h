@@ -25,6 +25,11 @@ enum class Code : int {
   aborted = MFN_E_ABORTED,
   internal = MFN_E_INTERNAL,
   nonfinite = MFN_E_NONFINITE,  // the model computed NaN/Inf (or a zero vector) for an input
+  // Gallery errors: engine-only, they never cross the plugin ABI.
+  dimension_mismatch = 100,
+  invalid_embedding = 101,
+  gallery_file_invalid = 102,
+  io_error = 103,
 };
 
 // "MFN_MODEL_INVALID" etc.: the string JavaScript sees as error.code.
