@@ -7,6 +7,7 @@ import { types } from "node:util";
 
 import { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";
 import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
+import type { Gallery, GalleryMatch } from "./gallery.js";
 import { type DetectOptions, type EmbedFacesOptions, type Face, type FaceWithEmbedding, checkDetectOptions, toFaces,
   toFacesWithEmbeddings } from "./faces.js";
 import { type CallCopies, type CheckedImage, type ImageInput, type Landmarks, checkImage, toNativeImages,
@@ -86,6 +87,15 @@ export interface VerifyResult {
   threshold: number;
 }
 
+export interface IdentifyOptions extends EmbedFacesOptions {
+  /** Matches per face, 1 to 1000 (default 10). */
+  k?: number;
+  /** Matches below this cosine similarity are left out (default: none). */
+  minSimilarity?: number;
+}
+
+export type IdentifiedFace = FaceWithEmbedding & { matches: GalleryMatch[] };
+
 export interface PreprocessOptions {
   /** The horizontally mirrored model input, as used for flip. */
   mirror?: boolean;
@@ -124,6 +134,11 @@ export interface Embedder {
   detect(input: ImageInput, options?: DetectOptions): Promise<Face[]>;
   /** detect, then every face aligned on its landmarks and embedded (flip as set), in one engine call. */
   embedFaces(input: ImageInput, options?: EmbedFacesOptions): Promise<FaceWithEmbedding[]>;
+  /**
+   * embedFaces, then each face searched in `gallery` (one searchBatch for all
+   * faces): the faces highest score first, each with its top-k matches.
+   */
+  identify(input: ImageInput, gallery: Gallery, options?: IdentifyOptions): Promise<IdentifiedFace[]>;
   lastTimings(): StageTimings;
   /** Batches the queue formed so far: images / batches is the mean batch size. */
   batchStats(): BatchStats;
@@ -283,6 +298,29 @@ class EmbedderImpl implements Embedder {
           (cancel) => this.#native.embedFaces(image, maxFaces, minScore, flip, cancel));
         return toFacesWithEmbeddings(native, this.dimensions);
       });
+    });
+  }
+
+  identify(input: ImageInput, gallery: Gallery, options?: IdentifyOptions): Promise<IdentifiedFace[]> {
+    return this.#call(callSite(EmbedderImpl.prototype.identify), async () => {
+      const opts = checkOptions<IdentifyOptions>(options, "options",
+        ["maxFaces", "minScore", "signal", "flip", "k", "minSimilarity"]);
+      if (typeof gallery !== "object" || gallery === null || typeof gallery.searchBatch !== "function") {
+        throw invalidParameter("gallery", "a Gallery (createGallery or loadGallery)", gallery);
+      }
+      if (gallery.dimensions !== this.dimensions) {
+        throw new MfnError("MFN_DIMENSION_MISMATCH",
+          `The gallery holds vectors of ${gallery.dimensions} values; this embedder's embeddings have ${this.dimensions}`);
+      }
+      const { k, minSimilarity, ...faceOptions } = opts;
+      const faces = await this.embedFaces(input, faceOptions);
+      if (faces.length === 0) return [];
+      const matches = await gallery.searchBatch(faces.map((f) => f.embedding), {
+        ...(k === undefined ? {} : { k }),
+        ...(minSimilarity === undefined ? {} : { minSimilarity }),
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      });
+      return faces.map((face, i) => ({ ...face, matches: matches[i]! }));
     });
   }
 

@@ -8,6 +8,8 @@ export type {
   EmbedOptions,
   Embedder,
   EmbedderOptions,
+  IdentifiedFace,
+  IdentifyOptions,
   PreprocessOptions,
   StageTimings,
   VerifyOptions,

@@ -220,15 +220,11 @@ describe.skipIf(noRedis !== null)("mfn/bullmq", () => {
     expect(make({ queue: "q", connection: REDIS_URL, embedder: local, concurrency: 0 })).toThrow(/concurrency/);
   });
 
-  it("detect jobs run embedder.embedFaces, or fail with a typed error on an embedder without it", async () => {
-    const detector = local as Embedder & { embedFaces?: (image: Buffer, options: object) => Promise<Array<{ embedding: Float32Array }>> };
+  it("detect jobs run embedder.embedFaces: the same faces, embeddings bit for bit", async () => {
     const queued = client.embedFaces(sample[0]!.bytes, { maxFaces: 4 });
-    if (typeof detector.embedFaces !== "function") {
-      expect(await codeOf(queued)).toBe("MFN_INVALID_ARGUMENT");
-      return;
-    }
-    const expected = await detector.embedFaces(sample[0]!.bytes, { maxFaces: 4 });
+    const expected = await local.embedFaces(sample[0]!.bytes, { maxFaces: 4 });
     const found = await queued;
+    expect(found.length).toBeGreaterThan(0);
     expect(found.length).toBe(expected.length);
     found.forEach((face, i) => {
       expect({ ...face, embedding: undefined }).toEqual({ ...expected[i], embedding: undefined });

@@ -7,6 +7,7 @@
 
 import { MfnError, type MfnErrorCode, describe, invalidParameter, isMfnErrorCode } from "../errors.js";
 import type { Landmarks } from "../inputs.js";
+import type { Face, FaceWithEmbedding } from "../faces.js";
 
 /** Job names on the queue. */
 export const EMBED_JOB = "embed";
@@ -28,13 +29,8 @@ export interface EmbeddingJobData {
   minScore?: number;
 }
 
-/** A face found by a detect job. `box` and `landmarks` are the embedder's own, passed through unchanged. */
-export interface QueuedFace<Box = unknown, Points = unknown> {
-  box: Box;
-  score: number;
-  landmarks: Points;
-  embedding: Float32Array;
-}
+/** A face found by a detect job: the worker embedder's embedFaces result, as it returned it. */
+export type QueuedFace = FaceWithEmbedding;
 
 export interface EmbeddingResult {
   embedding: string;
@@ -42,7 +38,7 @@ export interface EmbeddingResult {
 }
 
 export interface FacesResult {
-  faces: Array<{ box: unknown; score: number; landmarks: unknown; embedding: string }>;
+  faces: Array<Face & { embedding: string }>;
 }
 
 /** What a worker may do with a job, checked before anything reaches the embedder. */

@@ -43,12 +43,6 @@ export interface EmbeddingWorker {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Detect jobs call this method of the embedder, when it has it. */
-interface FaceEmbedder {
-  embedFaces(image: Buffer, options: { maxFaces?: number; minScore?: number }):
-    Promise<Array<{ box: unknown; score: number; landmarks: unknown; embedding: Float32Array }>>;
-}
-
 export function toConnection(connection: unknown, name: string): ConnectionOptions {
   if (typeof connection === "string") {
     if (!/^rediss?:\/\//.test(connection)) throw invalidParameter(name, "a redis:// or rediss:// URL", connection);
@@ -85,11 +79,7 @@ async function runJob(embedder: Embedder, job: ParsedJob): Promise<EmbeddingResu
     });
     return { embedding: encodeFloats(embedding), dimensions: embedding.length };
   }
-  const detector = embedder as Embedder & Partial<FaceEmbedder>;
-  if (typeof detector.embedFaces !== "function") {
-    throw new MfnError("MFN_INVALID_ARGUMENT", "This worker's embedder has no face detector (embedFaces): detect jobs are not supported");
-  }
-  const faces = await detector.embedFaces(job.image, {
+  const faces = await embedder.embedFaces(job.image, {
     ...(job.maxFaces === undefined ? {} : { maxFaces: job.maxFaces }),
     ...(job.minScore === undefined ? {} : { minScore: job.minScore }),
   });
