@@ -13,14 +13,29 @@ if [ ! -f build/lfw-crops.bin ]; then
   node scripts/make-test-crops.mjs --out build/lfw-crops.bin || exit 1
 fi
 
-ctest_log=build/ctest.log
-ctest --test-dir build --output-on-failure 2>&1 | tee "$ctest_log"
-ctest_rc=${PIPESTATUS[0]}
-c_total=$(sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/p' "$ctest_log" | tail -1)
-c_failed=$(sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/p' "$ctest_log" | tail -1)
-c_skipped=$(grep -cE '\*\*\*Skipped' "$ctest_log")
-if [ -z "$c_total" ]; then echo "ctest did not report a result"; c_total=0; c_failed=1; fi
-c_passed=$((c_total - c_failed - c_skipped))
+c_passed=0; c_failed=0; c_skipped=0; ctest_rc=0
+# run_ctest DIR LOG [ctest args]: runs one ctest tree and adds its counts.
+run_ctest() {
+  local dir=$1 log=$2; shift 2
+  ctest --test-dir "$dir" --output-on-failure "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  [ "$rc" -ne 0 ] && ctest_rc=$rc
+  local total failed skipped
+  total=$(sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/p' "$log" | tail -1)
+  failed=$(sed -nE 's/.*tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/p' "$log" | tail -1)
+  skipped=$(grep -cE '\*\*\*Skipped' "$log")
+  if [ -z "$total" ]; then echo "ctest ($dir) did not report a result"; total=0; failed=1; ctest_rc=1; fi
+  c_passed=$((c_passed + total - failed - skipped))
+  c_failed=$((c_failed + failed))
+  c_skipped=$((c_skipped + skipped))
+}
+
+run_ctest build build/ctest.log
+# The CUDA plugin's simulator/debugger configuration, where .ci/run (or a
+# contributor) built it in build-cuda-bar/: its build check and host tests.
+if [ -f build-cuda-bar/CTestTestfile.cmake ]; then
+  run_ctest build-cuda-bar build/ctest-cuda-bar.log -R '^cuda_(plugin_build|plugin|plan)_test$'
+fi
 
 vitest_json=build/vitest.json
 rm -f "$vitest_json"
