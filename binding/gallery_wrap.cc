@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "cancel_token.h"
+#include "mfn/engine.h"
 #include "napi_util.h"
 
 namespace mfn_node {
@@ -213,7 +214,7 @@ Napi::Value create_gallery(const Napi::CallbackInfo& info) {
   mfn::GalleryOptions o;
   o.dimensions = get_int(env, options.Get("dimensions"), "options.dimensions", 1, mfn::kMaxGalleryDimensions);
   o.precision = parse_precision(env, options.Get("precision"));
-  o.threads = get_int(env, options.Get("threads"), "options.threads", 0, 1024);
+  o.threads = get_int(env, options.Get("threads"), "options.threads", 0, mfn::kMaxThreads);
   std::unique_ptr<mfn::Gallery> gallery;
   mfn::Status status = mfn::Gallery::create(o, &gallery);
   if (!status.is_ok()) throw status_error(env, status);
@@ -224,7 +225,7 @@ Napi::Value create_gallery(const Napi::CallbackInfo& info) {
 Napi::Value load_gallery(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = get_string(env, info[0], "path");
-  int threads = get_int(env, info[1], "threads", 0, 1024);
+  int threads = get_int(env, info[1], "threads", 0, mfn::kMaxThreads);
   auto* worker = new LoadWorker(env, constructor_of(info), std::move(path), threads);
   Napi::Promise promise = worker->promise();
   worker->Queue();

@@ -4,7 +4,7 @@
 
 import { types } from "node:util";
 
-import { abortable, abortedError, checkInteger, checkOptions, checkSignal } from "./embedder.js";
+import { MAX_THREADS, abortable, abortedError, checkInteger, checkOptions, checkSignal } from "./embedder.js";
 import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
 import { type NativeGallery, nativeBinding } from "./native.js";
 
@@ -208,7 +208,7 @@ export async function createGallery(options: GalleryOptions): Promise<Gallery> {
     }
     const dimensions = checkInteger(opts.dimensions, "options.dimensions", 1, 65536, 0);
     const precision = checkPrecision(opts.precision);
-    const threads = checkInteger(opts.threads, "options.threads", 0, 1024, 0);
+    const threads = checkInteger(opts.threads, "options.threads", 0, MAX_THREADS, 0);
     return new GalleryImpl(nativeBinding().createGallery({ dimensions, precision, threads }));
   } catch (error) {
     throw atCallSite(error, site);
@@ -224,7 +224,7 @@ export async function loadGallery(path: string, options?: LoadGalleryOptions): P
   const site = callSite(loadGallery);
   try {
     const opts = checkOptions<LoadGalleryOptions>(options, "options", ["threads"]);
-    const threads = checkInteger(opts.threads, "options.threads", 0, 1024, 0);
+    const threads = checkInteger(opts.threads, "options.threads", 0, MAX_THREADS, 0);
     return new GalleryImpl(await nativeBinding().loadGallery(checkPath(path), threads));
   } catch (error) {
     throw atCallSite(error, site);

@@ -259,6 +259,7 @@ describe("errors", () => {
   it("rejects bad options with MFN_INVALID_ARGUMENT", async () => {
     for (const options of [undefined, {}, { dimensions: 0 }, { dimensions: 1.5 }, { dimensions: 65537 },
                            { dimensions: 8, precision: "float64" }, { dimensions: 8, threads: -1 },
+                           { dimensions: 8, threads: 257 },
                            { dimensions: 8, colour: "red" }]) {
       expect(await codeOf(createGallery(options as never))).toBe("MFN_INVALID_ARGUMENT");
     }

@@ -5,11 +5,14 @@
 // them (a libuv pool thread in the addon).
 #include "mfn/gallery.h"
 
+#include <algorithm>
 #include <mutex>
 #include <new>
+#include <string>
 #include <thread>
 
 #include "cpu/thread_pool.h"
+#include "mfn/engine.h"
 #include "gallery/encode.h"
 #include "gallery/file_format.h"
 #include "gallery/kernels.h"
@@ -41,8 +44,12 @@ struct Gallery::Impl {
 namespace {
 
 Status check_threads(int threads, int* resolved) {
-  if (threads < 0 || threads > 1024) return Status(Code::invalid_argument, "threads must be between 0 and 1024");
-  *resolved = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The one threads rule of the engine (mfn/engine.h): 0 = all cores, at most kMaxThreads.
+  if (threads < 0 || threads > kMaxThreads) {
+    return Status(Code::invalid_argument, "threads must be between 0 and " + std::to_string(kMaxThreads));
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  *resolved = threads > 0 ? threads : std::min(cores, kMaxThreads);
   return Status::ok();
 }
 
