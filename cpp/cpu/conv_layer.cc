@@ -78,6 +78,24 @@ void im2col(const mfn_conv_layer& l, const float* in, int g, int m0, int m1, flo
 
 }  // namespace
 
+WindowArgs window_args(const mfn_conv_layer& l, const float* in, float* out) {
+  WindowArgs a;
+  a.in = in;
+  a.in_h = l.in_h;
+  a.in_w = l.in_w;
+  a.c = l.in_c;
+  a.out = out;
+  a.out_h = l.out_h;
+  a.out_w = l.out_w;
+  a.kh = l.kernel_h;
+  a.kw = l.kernel_w;
+  a.sh = l.stride_h;
+  a.sw = l.stride_w;
+  a.pad_top = l.pad_top;
+  a.pad_left = l.pad_left;
+  return a;
+}
+
 bool make_conv_layer(const mfn_conv_layer& src, const Kernels& kernels, ConvLayer* out) {
   ConvLayer& L = *out;
   L.geo = src;
@@ -143,19 +161,7 @@ void run_conv_layer(const ConvLayer& layer, const Kernels& kernels, const float*
 
   if (layer.kind == ConvKind::depthwise) {
     DwArgs d;
-    d.in = in;
-    d.in_h = l.in_h;
-    d.in_w = l.in_w;
-    d.c = l.in_c;
-    d.out = out;
-    d.out_h = l.out_h;
-    d.out_w = l.out_w;
-    d.kh = l.kernel_h;
-    d.kw = l.kernel_w;
-    d.sh = l.stride_h;
-    d.sw = l.stride_w;
-    d.pad_top = l.pad_top;
-    d.pad_left = l.pad_left;
+    static_cast<WindowArgs&>(d) = window_args(l, in, out);
     d.dh = l.dilation_h;
     d.dw = l.dilation_w;
     d.w = layer.weights.data();

@@ -36,6 +36,9 @@ struct ConvLayer {
 // memory runs out.
 bool make_conv_layer(const mfn_conv_layer& src, const Kernels& kernels, ConvLayer* out);
 
+// The window of plan layer `l` (a depthwise conv or a pool) reading `in` and writing `out`.
+WindowArgs window_args(const mfn_conv_layer& l, const float* in, float* out);
+
 // Floats of per-thread scratch the layer needs (im2col patches).
 size_t conv_scratch_floats(const ConvLayer& layer);
 

@@ -35,27 +35,27 @@ struct GemmArgs {
   Epilogue epi;                  // bias/slope padded to the panel count * nr
 };
 
-// Depthwise conv (channel multiplier 1), NHWC, output rows
-// [oy_begin, oy_end). Weights packed [kh*kw][c] (tap-major).
-struct DwArgs {
-  const float* in = nullptr;
-  int in_h = 0, in_w = 0, c = 0;
-  float* out = nullptr;
-  int out_h = 0, out_w = 0;
-  int kh = 0, kw = 0, sh = 1, sw = 1, pad_top = 0, pad_left = 0, dh = 1, dw = 1;
-  const float* w = nullptr;
-  Epilogue epi;                  // residual indexed like out (ldr == c)
-};
-
-// Max pooling, NHWC, output rows [oy_begin, oy_end); taps in the padding
-// are skipped (never win the max).
-struct PoolArgs {
+// The window of a depthwise conv or a pool over one NHWC image: input and
+// output sizes, kernel, stride and the leading padding.
+struct WindowArgs {
   const float* in = nullptr;
   int in_h = 0, in_w = 0, c = 0;
   float* out = nullptr;
   int out_h = 0, out_w = 0;
   int kh = 0, kw = 0, sh = 1, sw = 1, pad_top = 0, pad_left = 0;
 };
+
+// Depthwise conv (channel multiplier 1), NHWC, output rows
+// [oy_begin, oy_end). Weights packed [kh*kw][c] (tap-major).
+struct DwArgs : WindowArgs {
+  int dh = 1, dw = 1;
+  const float* w = nullptr;
+  Epilogue epi;                  // residual indexed like out (ldr == c)
+};
+
+// Max pooling, NHWC, output rows [oy_begin, oy_end); taps in the padding
+// are skipped (never win the max).
+struct PoolArgs : WindowArgs {};
 
 using GemmFn = void (*)(const GemmArgs& args, int m_begin, int m_end, int p_begin, int p_end);
 using DwFn = void (*)(const DwArgs& args, int oy_begin, int oy_end);

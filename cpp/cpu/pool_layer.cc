@@ -17,19 +17,7 @@ void run_pool_layer(const ConvLayer& layer, const Kernels& kernels, const float*
   const int lo = std::min(l.out_h, part * per), hi = std::min(l.out_h, (part + 1) * per);
   if (lo >= hi) return;
   PoolArgs a;
-  a.in = in;
-  a.in_h = l.in_h;
-  a.in_w = l.in_w;
-  a.c = l.in_c;
-  a.out = out;
-  a.out_h = l.out_h;
-  a.out_w = l.out_w;
-  a.kh = l.kernel_h;
-  a.kw = l.kernel_w;
-  a.sh = l.stride_h;
-  a.sw = l.stride_w;
-  a.pad_top = l.pad_top;
-  a.pad_left = l.pad_left;
+  static_cast<WindowArgs&>(a) = window_args(l, in, out);
   kernels.maxpool(a, lo, hi);
 }
 
