@@ -6,7 +6,8 @@ import { dirname, join } from "node:path";
 import { types } from "node:util";
 
 import { DEFAULT_VERIFY_THRESHOLD } from "./calibration.js";
-import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
+import { MfnError, abortedError, atCallSite, callSite, invalidParameter } from "./errors.js";
+import { checkInteger, checkOptions, checkSignal } from "./options.js";
 import type { Gallery, GalleryMatch } from "./gallery.js";
 import { type DetectOptions, type EmbedFacesOptions, type Face, type FaceWithEmbedding, checkDetectOptions, toFaces,
   toFacesWithEmbeddings } from "./faces.js";
@@ -154,31 +155,9 @@ export interface Embedder {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export function checkOptions<T extends object>(value: unknown, name: string, allowed: ReadonlyArray<keyof T & string>): T {
-  if (value === undefined) return {} as T;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalidParameter(name, "an object", value);
-  }
-  for (const key of Object.keys(value)) {
-    if (!(allowed as readonly string[]).includes(key)) {
-      throw new MfnError("MFN_INVALID_ARGUMENT",
-        `Expected one of ${allowed.join(", ")} for the keys of ${name} but received "${key}"`);
-    }
-  }
-  return value as T;
-}
-
 function checkBoolean(value: unknown, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== "boolean") throw invalidParameter(name, "a boolean", value);
-  return value;
-}
-
-export function checkInteger(value: unknown, name: string, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidParameter(name, `an integer between ${min} and ${max}`, value);
-  }
   return value;
 }
 
@@ -186,18 +165,8 @@ function checkOptionalInteger(value: unknown, name: string, min: number, max: nu
   return value === undefined ? undefined : checkInteger(value, name, min, max, 0);
 }
 
-export function checkSignal(value: unknown, name: string): AbortSignal | undefined {
-  if (value === undefined) return undefined;
-  if (!(value instanceof AbortSignal)) throw invalidParameter(name, "an AbortSignal", value);
-  return value;
-}
-
 function disposedError(): MfnError {
   return new MfnError("MFN_DISPOSED", "This embedder has been disposed");
-}
-
-export function abortedError(signal: AbortSignal): MfnError {
-  return new MfnError("MFN_ABORTED", "The operation was aborted", { cause: signal.reason });
 }
 
 /**

@@ -100,3 +100,8 @@ export function atCallSite(error: unknown, site: { stack?: string }): MfnError {
   }
   return result;
 }
+
+/** The error of a call whose AbortSignal fired. */
+export function abortedError(signal: AbortSignal): MfnError {
+  return new MfnError("MFN_ABORTED", "The operation was aborted", { cause: signal.reason });
+}

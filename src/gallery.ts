@@ -4,8 +4,9 @@
 
 import { types } from "node:util";
 
-import { MAX_THREADS, abortable, abortedError, checkInteger, checkOptions, checkSignal } from "./embedder.js";
-import { MfnError, atCallSite, callSite, invalidParameter } from "./errors.js";
+import { MAX_THREADS, abortable } from "./embedder.js";
+import { checkInteger, checkOptions, checkSignal } from "./options.js";
+import { MfnError, abortedError, atCallSite, callSite, invalidParameter } from "./errors.js";
 import { type NativeGallery, nativeBinding } from "./native.js";
 
 /** How enrolled vectors are stored: 4, 2 or 1 byte per value. */

@@ -8,8 +8,9 @@ import { randomUUID } from "node:crypto";
 
 import type { JobsOptions, Queue, QueueEvents, QueueEventsOptions } from "bullmq";
 
-import { MfnError, atCallSite, callSite, invalidParameter } from "../errors.js";
+import { MfnError, abortedError, atCallSite, callSite, invalidParameter } from "../errors.js";
 import type { Landmarks } from "../inputs.js";
+import { checkOptions, checkSignal } from "../options.js";
 import { bullmq } from "./load.js";
 import {
   EMBED_FACES_JOB, EMBED_JOB, type EmbeddingJobData, type EmbeddingResult, type FacesResult, type QueuedFace,
@@ -100,23 +101,6 @@ function decodeFaces(result: unknown): QueuedFace[] {
   return faces.map((face) => ({ ...face, embedding: decodeFloats(face?.embedding, "face embedding") }));
 }
 
-function checkSignal(signal: unknown, name: string): AbortSignal | undefined {
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidParameter(name, "an AbortSignal", signal);
-  return signal;
-}
-
-function checkKeys(value: unknown, name: string, allowed: readonly string[]): Record<string, unknown> {
-  if (value === undefined) return {};
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidParameter(name, "an object", value);
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      throw new MfnError("MFN_INVALID_ARGUMENT",
-        `Expected one of ${allowed.join(", ")} for the keys of ${name} but received "${key}"`);
-    }
-  }
-  return value as Record<string, unknown>;
-}
-
 function defined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -165,7 +149,7 @@ class EmbeddingClientImpl implements EmbeddingClient {
   embed(image: QueuedImage, options?: QueuedEmbedOptions): Promise<Float32Array> {
     const site = callSite(EmbeddingClientImpl.prototype.embed);
     return this.#call(site, () => {
-      const opts = checkKeys(options, "options", ["landmarks", "flip", "signal"]) as QueuedEmbedOptions;
+      const opts = checkOptions<QueuedEmbedOptions>(options, "options", ["landmarks", "flip", "signal"]);
       const data = defined<EmbeddingJobData>({ image: encodeImage(image, "image"), landmarks: opts.landmarks, flip: opts.flip });
       return this.#submit(EMBED_JOB, [data], decodeEmbedding, checkSignal(opts.signal, "options.signal"))[0]!;
     });
@@ -175,7 +159,7 @@ class EmbeddingClientImpl implements EmbeddingClient {
     const site = callSite(EmbeddingClientImpl.prototype.embedMany);
     return this.#call(site, () => {
       if (!Array.isArray(items)) throw invalidParameter("items", "an array of images", items);
-      const opts = checkKeys(options, "options", ["flip", "signal"]) as QueuedEmbedManyOptions;
+      const opts = checkOptions<QueuedEmbedManyOptions>(options, "options", ["flip", "signal"]);
       const data = items.map((item: QueuedItem, i) => {
         const entry = typeof item === "object" && !(item instanceof Uint8Array) && item !== null;
         const image = entry ? (item as { image: unknown }).image : item;
@@ -191,7 +175,7 @@ class EmbeddingClientImpl implements EmbeddingClient {
   embedFaces(image: QueuedImage, options?: QueuedFacesOptions): Promise<QueuedFace[]> {
     const site = callSite(EmbeddingClientImpl.prototype.embedFaces);
     return this.#call(site, () => {
-      const opts = checkKeys(options, "options", ["maxFaces", "minScore", "signal"]) as QueuedFacesOptions;
+      const opts = checkOptions<QueuedFacesOptions>(options, "options", ["maxFaces", "minScore", "signal"]);
       const data = defined<EmbeddingJobData>({
         image: encodeImage(image, "image"), detect: true, maxFaces: opts.maxFaces, minScore: opts.minScore,
       });
@@ -226,7 +210,7 @@ class EmbeddingClientImpl implements EmbeddingClient {
 
   /** Registers one waiter per job, then adds the jobs (one round trip); the promises settle in job order. */
   #submit<T>(name: string, data: Partial<EmbeddingJobData>[], decode: Decoder<T>, signal?: AbortSignal): Promise<T>[] {
-    if (signal?.aborted) throw new MfnError("MFN_ABORTED", "The operation was aborted", { cause: signal.reason });
+    if (signal?.aborted) throw abortedError(signal);
     const ids = data.map(() => randomUUID());
     const results = ids.map((id) => new Promise<T>((resolve, reject) => {
       const done = () => {
@@ -235,7 +219,7 @@ class EmbeddingClientImpl implements EmbeddingClient {
       };
       const onAbort = () => {
         done();
-        reject(new MfnError("MFN_ABORTED", "The operation was aborted", { cause: signal!.reason }));
+        reject(abortedError(signal!));
         // Only a job no worker holds can go; a running one finishes and its result is dropped.
         this.queue.remove(id).catch(() => {});
       };

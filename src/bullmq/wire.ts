@@ -8,6 +8,7 @@
 import { MfnError, type MfnErrorCode, describe, invalidParameter, isMfnErrorCode } from "../errors.js";
 import type { Landmarks } from "../inputs.js";
 import type { Face, FaceWithEmbedding } from "../faces.js";
+import { checkOptions } from "../options.js";
 
 /** Job names on the queue. */
 export const EMBED_JOB = "embed";
@@ -46,7 +47,7 @@ export type ParsedJob =
   | { detect: false; image: Buffer; landmarks?: Landmarks; flip?: boolean }
   | { detect: true; image: Buffer; maxFaces?: number; minScore?: number };
 
-const JOB_KEYS = new Set(["image", "landmarks", "flip", "detect", "maxFaces", "minScore"]);
+const JOB_KEYS = ["image", "landmarks", "flip", "detect", "maxFaces", "minScore"];
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Codes that mean the job itself is wrong: it fails at once and is never retried. */
@@ -121,13 +122,7 @@ export function parseJob(data: unknown): ParsedJob {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw invalidParameter("job.data", "an object { image, landmarks?, flip?, detect? }", data);
   }
-  for (const key of Object.keys(data)) {
-    if (!JOB_KEYS.has(key)) {
-      throw new MfnError("MFN_INVALID_ARGUMENT",
-        `Expected one of ${[...JOB_KEYS].join(", ")} for the keys of job.data but received "${key}"`);
-    }
-  }
-  const job = data as Record<string, unknown>;
+  const job = checkOptions<Record<string, unknown>>(data, "job.data", JOB_KEYS);
   const image = decodeImage(job.image);
   if (job.detect !== undefined && typeof job.detect !== "boolean") {
     throw invalidParameter("job.data.detect", "a boolean", job.detect);

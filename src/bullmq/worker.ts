@@ -7,6 +7,7 @@ import type { ConnectionOptions, Job, Worker, WorkerOptions } from "bullmq";
 
 import type { Embedder } from "../embedder.js";
 import { MfnError, atCallSite, callSite, invalidParameter } from "../errors.js";
+import { checkInteger } from "../options.js";
 import { bullmq } from "./load.js";
 import {
   type EmbeddingResult, type FacesResult, INVALID_JOB_CODES, type ParsedJob, encodeFloats, failureReason, parseJob,
@@ -95,10 +96,7 @@ export function createEmbeddingWorker(options: EmbeddingWorkerOptions): Embeddin
     const connection = toConnection(options.connection, "options.connection");
     const { embedder } = options;
     if (typeof embedder?.embed !== "function") throw invalidParameter("options.embedder", "an Embedder", embedder);
-    const concurrency = options.concurrency ?? 64;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65536) {
-      throw invalidParameter("options.concurrency", "an integer between 1 and 65536", concurrency);
-    }
+    const concurrency = checkInteger(options.concurrency ?? undefined, "options.concurrency", 1, 65536, 64);
     const onError = options.onError ?? ((error: Error) => console.error(`mfn/bullmq worker on ${queue}:`, error));
 
     const processor = async (job: Job): Promise<EmbeddingResult | FacesResult> => {
