@@ -104,10 +104,7 @@ void EngineWrap::throw_if_disposed(Napi::Env env) const {
   if (disposed_) throw make_error(env, "MFN_DISPOSED", "This embedder has been disposed");
 }
 
-const mfn::Engine& EngineWrap::engine_for_call(Napi::Env env) const {
-  throw_if_disposed(env);
-  return *engine_;
-}
+const mfn::Engine& EngineWrap::engine_for_call(Napi::Env env) const { return *shared_engine(env); }
 
 std::shared_ptr<mfn::Engine> EngineWrap::shared_engine(Napi::Env env) const {
   throw_if_disposed(env);

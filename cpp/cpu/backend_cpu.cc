@@ -104,18 +104,19 @@ class CpuBackend final : public Backend {
 
   Status embed(const mfn_image* images, size_t n, bool flip, float* out) override {
     if (net_->raw()) return Status(Code::invalid_argument, "this network has raw outputs; use infer()");
-    return run(images, n, flip, false, out);
+    return run(images, n, flip, out);
   }
 
   Status infer(const mfn_image* images, size_t n, float* out) override {
     if (!net_->raw()) return Status(Code::invalid_argument, "this network computes embeddings; use embed()");
-    return run(images, n, false, true, out);
+    return run(images, n, false, out);
   }
 
  private:
-  // embed() and infer(): preprocess and run in chunks; `raw` copies the
-  // network outputs instead of summing and normalising them.
-  Status run(const mfn_image* images, size_t n, bool flip, bool raw, float* out) {
+  // embed() and infer(): preprocess and run in chunks; a network with raw
+  // outputs (the detector) has them copied out instead of summed and
+  // normalised.
+  Status run(const mfn_image* images, size_t n, bool flip, float* out) {
     times_ = mfn_stage_times{};
     if (n == 0) return Status::ok();
     if (images == nullptr || out == nullptr) return Status(Code::invalid_argument, "images and out must not be null");
@@ -137,7 +138,7 @@ class CpuBackend final : public Backend {
       t0 = Clock::now();
       run_.next.store(0, std::memory_order_relaxed);
       pool_.run(&CpuBackend::compute_task, this);
-      if (raw) {
+      if (net_->raw()) {
         std::copy(outputs_.data(), outputs_.data() + run_.passes * dims, out + first * dims);
       } else {
         postprocess(out + first * dims);

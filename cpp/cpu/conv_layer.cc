@@ -5,6 +5,13 @@
 namespace mfn {
 namespace cpu {
 
+void split(int total, int block, int part, int parts, int* lo, int* hi) {
+  const int blocks = (total + block - 1) / block;
+  const int per = (blocks + parts - 1) / parts;
+  *lo = std::min(total, part * per * block);
+  *hi = std::min(total, (part + 1) * per * block);
+}
+
 namespace {
 
 // Target size of one im2col chunk, in floats: small enough to stay in L1/L2
@@ -26,15 +33,6 @@ ConvKind classify(const mfn_conv_layer& l) {
     if (pointwise || covers_whole_input(l)) return ConvKind::gemm;
   }
   return ConvKind::im2col;
-}
-
-// [lo, hi) of `total` units for participant `part` of `parts`, in blocks of
-// `block` units.
-void split(int total, int block, int part, int parts, int* lo, int* hi) {
-  const int blocks = (total + block - 1) / block;
-  const int per = (blocks + parts - 1) / parts;
-  *lo = std::min(total, part * per * block);
-  *hi = std::min(total, (part + 1) * per * block);
 }
 
 // Gathers output pixels [m0, m1) of group g into rows of k floats, ordered

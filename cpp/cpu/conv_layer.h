@@ -36,6 +36,10 @@ struct ConvLayer {
 // memory runs out.
 bool make_conv_layer(const mfn_conv_layer& src, const Kernels& kernels, ConvLayer* out);
 
+// [lo, hi) of `total` units for participant `part` of `parts`, in blocks of
+// `block` units (the slice of a layer's work one participant of a pool run does).
+void split(int total, int block, int part, int parts, int* lo, int* hi);
+
 // The window of plan layer `l` (a depthwise conv or a pool) reading `in` and writing `out`.
 WindowArgs window_args(const mfn_conv_layer& l, const float* in, float* out);
 
