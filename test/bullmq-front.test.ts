@@ -95,6 +95,23 @@ describe.skipIf(noRedis !== null)("examples/server in front mode", () => {
     many.json.embeddings.forEach((row: number[], i: number) => expectSameBits(Float32Array.from(row), expected[i]!));
   });
 
+  it("POST /faces: the workers' faces and embeddings are the library's, bit for bit", async () => {
+    const [a] = sample;
+    const found = await post(`${front.url}/faces`, a!.bytes, "image/jpeg");
+    expect(found.status).toBe(200);
+    const expected = await local.embedFaces(a!.bytes);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(found.json.faces.length).toBe(expected.length);
+    found.json.faces.forEach((f: { box: object; landmarks: number[][]; embedding: number[] }, i: number) => {
+      expect(f.box).toEqual(expected[i]!.box);
+      expect(f.landmarks).toEqual(expected[i]!.landmarks);
+      expectSameBits(Float32Array.from(f.embedding), expected[i]!.embedding);
+    });
+    const boxes = await post(`${front.url}/faces?embeddings=0&maxFaces=1`, a!.bytes, "image/jpeg");
+    expect(boxes.status).toBe(200);
+    expect(boxes.json.faces).toEqual([{ box: expected[0]!.box, score: expected[0]!.score, landmarks: expected[0]!.landmarks }]);
+  });
+
   it("POST /verify compares the workers' embeddings as the library does", async () => {
     const [a, b] = sample;
     const pair = await post(`${front.url}/verify`, JSON.stringify({

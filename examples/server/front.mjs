@@ -67,6 +67,11 @@ export async function createFrontEmbedder({ url, queue, maxWaiting }) {
     },
     embed: (image, options) => admit(1, async () => seen(await client.embed(image, options))),
     embedBatch: (items, options) => admit(items.length, async () => (await client.embedMany(items, options)).map(seen)),
+    embedFaces: (image, options) => admit(1, () => client.embedFaces(image, options)),
+    // The workers run detection only together with embedding: a front
+    // detection is theirs without the embeddings.
+    detect: (image, options) => admit(1, async () =>
+      (await client.embedFaces(image, options)).map(({ embedding: _, ...face }) => face)),
     async verify(a, b, { threshold = DEFAULT_VERIFY_THRESHOLD } = {}) {
       if (typeof threshold !== "number" || !(threshold >= -1 && threshold <= 1)) {
         throw new MfnError("MFN_INVALID_ARGUMENT", "Expected a number between -1 and 1 for options.threshold");
