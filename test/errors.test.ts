@@ -1,5 +1,6 @@
 // Every bad input rejects with its own MfnError code, and the process
 // survives all of it.
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { type Embedder, MfnError, createEmbedder } from "../src/index.js";
@@ -152,7 +153,11 @@ describe("embedder errors", () => {
   it("rejects calls that reach the engine after dispose with MFN_DISPOSED", async () => {
     const local = await createEmbedder({ backend: "cpu" });
     // Still decoding their input when dispose() runs: they never reach a batch.
-    const started = [local.embed(good), local.embed(good, { flip: false })];
+    // (Encoded images: raw pixels reach the queue in the caller's own tick, and
+    // a batch that has started by the time dispose() runs finishes.)
+    const png = await sharp(good.data, { raw: { width: good.width, height: good.height, channels: good.channels } })
+      .png().toBuffer();
+    const started = [local.embed(png), local.embed(png, { flip: false })];
     const disposed = local.dispose();
     for (const call of started) expect(await codeOf(call)).toBe("MFN_DISPOSED");
     await disposed;
