@@ -159,7 +159,8 @@ describe("embedder errors", () => {
       .png().toBuffer();
     const started = [local.embed(png), local.embed(png, { flip: false })];
     const disposed = local.dispose();
-    for (const call of started) expect(await codeOf(call)).toBe("MFN_DISPOSED");
+    // Both awaited at once: each rejection is handled as soon as it comes.
+    expect(await Promise.all(started.map(codeOf))).toEqual(["MFN_DISPOSED", "MFN_DISPOSED"]);
     await disposed;
   });
 
