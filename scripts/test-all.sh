@@ -50,6 +50,17 @@ read -r v_passed v_failed v_skipped < <(node -e '
   } catch { console.log("0 1 0"); }
 ' "$vitest_json")
 
+# A run that failed with no failed test (an unhandled error between tests,
+# a suite that could not start) still counts as one failure in the line.
+if [ "$vitest_rc" -ne 0 ] && [ "$v_failed" -eq 0 ]; then
+  echo "vitest exited with $vitest_rc without a failed test: counted as 1 failed"
+  v_failed=1
+fi
+if [ "$ctest_rc" -ne 0 ] && [ "$c_failed" -eq 0 ]; then
+  echo "ctest exited with $ctest_rc without a failed test: counted as 1 failed"
+  c_failed=1
+fi
+
 passed=$((c_passed + v_passed))
 failed=$((c_failed + v_failed))
 skipped=$((c_skipped + v_skipped))
