@@ -9,27 +9,28 @@
 
 namespace mfn_node {
 
-// What the batcher's worker thread and the JavaScript thread share: finished
-// calls waiting to be settled, and the thread-safe function that wakes the
-// JavaScript thread. The worker thread only calls finish(); everything else
+// What the worker threads (the batcher's and the face pipeline's) and the
+// JavaScript thread share: finished calls waiting to be settled, and the
+// thread-safe function that wakes the JavaScript thread. Worker threads only
+// call finish(); everything else
 // runs on the JavaScript thread. Owned by the thread-safe function (freed by
 // its finalizer), so a delivery still queued inside node after the queue
 // has closed finds it alive.
 struct BatchQueue::Sink {
   std::mutex mu;
-  std::vector<EmbedCall*> ready;  // finished, not yet settled
-  bool posted = false;            // a delivery is queued and will take `ready`
-  bool closed = false;            // the function is released: post nothing more
+  std::vector<QueuedCall*> ready;  // finished, not yet settled
+  bool posted = false;             // a delivery is queued and will take `ready`
+  bool closed = false;             // the function is released: post nothing more
   napi_threadsafe_function function = nullptr;
-  BatchQueue* queue = nullptr;    // JavaScript thread only; null once closed
+  BatchQueue* queue = nullptr;     // JavaScript thread only; null once closed
 
-  // Worker thread, from a request's done(). Posts at most one delivery at a
+  // A worker thread, from a request's done(). Posts at most one delivery at a
   // time: a delivery takes every call finished by then, so a batch of 256
   // single-image calls costs one wake-up of the JavaScript thread, not 256.
   // The post happens under the mutex so that close() (which sets `closed`
   // under it before releasing the function) can never release it between
   // the check and the call.
-  void finish(EmbedCall* call, mfn::Status status) {
+  void finish(QueuedCall* call, mfn::Status status) {
     // Not yet run when the engine was disposed (stop()): say so in the
     // words of the public API rather than the batcher's.
     if (status.code() == mfn::Code::disposed) {
@@ -50,7 +51,7 @@ struct BatchQueue::Sink {
   static void deliver(napi_env raw_env, napi_value, void* context, void*) {
     if (raw_env == nullptr) return;
     Sink* sink = static_cast<Sink*>(context);
-    std::vector<EmbedCall*> calls;
+    std::vector<QueuedCall*> calls;
     {
       std::lock_guard<std::mutex> lock(sink->mu);
       calls.swap(sink->ready);
@@ -58,40 +59,18 @@ struct BatchQueue::Sink {
     }
     if (calls.empty()) return;
     Napi::Env env(raw_env);
-    for (EmbedCall* call : calls) {
+    for (QueuedCall* call : calls) {
       // Settling fails only while the environment shuts down, when nobody
       // waits for the promise any more.
       try {
         Napi::HandleScope scope(env);
-        settle(env, call);
+        call->settle(env);
       } catch (const Napi::Error&) {
       }
     }
     if (sink->queue != nullptr) sink->queue->settled(env, calls.size());
     // Last: this lets go of the references to `out` and to the engine's object.
-    for (EmbedCall* call : calls) delete call;
-  }
-
-  // JavaScript thread: copies the rows into the caller's array, which may
-  // have been detached or resized since the call was made (the worker never
-  // wrote into it), then settles the promise.
-  static void settle(Napi::Env env, EmbedCall* call) {
-    if (!call->status.is_ok()) {
-      call->deferred.Reject(status_error(env, call->status).Value());
-      return;
-    }
-    napi_typedarray_type type;
-    size_t length = 0;
-    void* data = nullptr;
-    napi_status status = napi_get_typedarray_info(env, call->out.Value(), &type, &length, &data, nullptr, nullptr);
-    if (status != napi_ok || type != napi_float32_array || data == nullptr || length != call->rows.size()) {
-      call->deferred.Reject(make_error(env, "MFN_INVALID_ARGUMENT",
-                                       "out was detached or resized before the call settled: its rows were dropped")
-                                .Value());
-      return;
-    }
-    if (!call->rows.empty()) std::memcpy(data, call->rows.data(), call->rows.size() * sizeof(float));
-    call->deferred.Resolve(env.Undefined());
+    for (QueuedCall* call : calls) delete call;
   }
 
   // JavaScript thread, when node frees the function (after its release, or
@@ -99,8 +78,28 @@ struct BatchQueue::Sink {
   static void finalize(napi_env, void* data, void*) { delete static_cast<Sink*>(data); }
 };
 
-BatchQueue::BatchQueue(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, OnSettled on_settled)
-    : batcher_(std::move(batcher)), on_settled_(std::move(on_settled)) {
+// JavaScript thread.
+void EmbedCall::settle(Napi::Env env) {
+  if (!status.is_ok()) {
+    deferred.Reject(status_error(env, status).Value());
+    return;
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_status got = napi_get_typedarray_info(env, out.Value(), &type, &length, &data, nullptr, nullptr);
+  if (got != napi_ok || type != napi_float32_array || data == nullptr || length != rows.size()) {
+    deferred.Reject(make_error(env, "MFN_INVALID_ARGUMENT",
+                               "out was detached or resized before the call settled: its rows were dropped")
+                        .Value());
+    return;
+  }
+  if (!rows.empty()) std::memcpy(data, rows.data(), rows.size() * sizeof(float));
+  deferred.Resolve(env.Undefined());
+}
+
+BatchQueue::BatchQueue(Napi::Env env, QueueThreads threads, OnSettled on_settled)
+    : threads_(std::move(threads)), on_settled_(std::move(on_settled)) {
   auto sink = std::make_unique<Sink>();
   sink->queue = this;
   napi_value name = Napi::String::New(env, "mfn:embed");
@@ -110,7 +109,8 @@ BatchQueue::BatchQueue(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, OnS
                                                        &Sink::finalize, sink.get(), &Sink::deliver,
                                                        &sink->function);
   if (status != napi_ok) {
-    batcher_->shutdown();
+    if (threads_.faces) threads_.faces->shutdown();
+    threads_.batcher->shutdown();
     throw make_error(env, "MFN_INTERNAL", "could not create the completion channel of the batching queue");
   }
   // Idle until the first submit.
@@ -121,7 +121,7 @@ BatchQueue::BatchQueue(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, OnS
 BatchQueue::~BatchQueue() = default;
 
 mfn::Status BatchQueue::submit(Napi::Env env, std::unique_ptr<EmbedCall>& call) {
-  if (!batcher_) return mfn::Status(mfn::Code::disposed, "the batching queue is closed");
+  if (!threads_.batcher) return mfn::Status(mfn::Code::disposed, "the batching queue is closed");
   EmbedCall* raw = call.get();
   Sink* sink = sink_;
   mfn::BatchRequest request;
@@ -130,17 +130,42 @@ mfn::Status BatchQueue::submit(Napi::Env env, std::unique_ptr<EmbedCall>& call) 
   request.out = call->rows.data();
   request.cancelled = call->cancelled;
   request.done = [sink, raw](mfn::Status status) { sink->finish(raw, std::move(status)); };
-  mfn::Status status = batcher_->submit(std::move(request));
+  mfn::Status status = threads_.batcher->submit(std::move(request));
   if (!status.is_ok()) {
     call->owned.images = std::move(request.images);  // left untouched by a refused submit
     return status;
   }
   call.release();
+  accepted(env);
+  return status;
+}
+
+mfn::Status BatchQueue::submit(Napi::Env env, std::unique_ptr<FaceCall>& call) {
+  if (!threads_.batcher) return mfn::Status(mfn::Code::disposed, "the batching queue is closed");
+  if (!threads_.faces) return mfn::Status(mfn::Code::model_unsupported, "this engine was created without a face detector");
+  FaceCall* raw = call.get();
+  Sink* sink = sink_;
+  mfn::FaceRequest request;
+  request.image = call->owned.images.at(0);
+  request.options = call->options;
+  request.embed = call->embed;
+  request.flip = call->flip;
+  request.faces = &call->faces;
+  request.embeddings = &call->embeddings;
+  request.cancelled = call->cancelled;
+  request.done = [sink, raw](mfn::Status status) { sink->finish(raw, std::move(status)); };
+  mfn::Status status = threads_.faces->submit(std::move(request));
+  if (!status.is_ok()) return status;
+  call.release();
+  accepted(env);
+  return status;
+}
+
+void BatchQueue::accepted(Napi::Env env) {
   if (pending_++ == 0 && !referenced_) {
     napi_ref_threadsafe_function(env, sink_->function);
     referenced_ = true;
   }
-  return status;
 }
 
 void BatchQueue::settled(Napi::Env env, size_t count) {
@@ -158,17 +183,25 @@ void BatchQueue::settled(Napi::Env env, size_t count) {
 }
 
 mfn::BatcherStats BatchQueue::stats() const {
-  return batcher_ ? batcher_->stats() : mfn::BatcherStats{};
+  return threads_.batcher ? threads_.batcher->stats() : mfn::BatcherStats{};
 }
 
-size_t BatchQueue::queued_images() const { return batcher_ ? batcher_->queued_images() : 0; }
+mfn::BatcherStats BatchQueue::face_stats() const {
+  return threads_.faces ? threads_.faces->stats() : mfn::BatcherStats{};
+}
+
+size_t BatchQueue::queued_images() const {
+  return (threads_.batcher ? threads_.batcher->queued_images() : 0) +
+         (threads_.faces ? threads_.faces->queued_images() : 0);
+}
 
 void BatchQueue::stop() {
-  if (batcher_) batcher_->close();
+  if (threads_.faces) threads_.faces->close();
+  if (threads_.batcher) threads_.batcher->close();
 }
 
-std::unique_ptr<mfn::Batcher> BatchQueue::close() {
-  if (sink_ == nullptr) return std::move(batcher_);
+QueueThreads BatchQueue::close() {
+  if (sink_ == nullptr) return std::move(threads_);
   {
     std::lock_guard<std::mutex> lock(sink_->mu);
     sink_->closed = true;
@@ -176,15 +209,17 @@ std::unique_ptr<mfn::Batcher> BatchQueue::close() {
   sink_->queue = nullptr;
   napi_release_threadsafe_function(sink_->function, napi_tsfn_release);
   sink_ = nullptr;
-  return std::move(batcher_);
+  return std::move(threads_);
 }
 
 void BatchQueue::close_for_teardown() {
-  // Joins the worker thread: afterwards every done() has run and nothing
+  // Joins the worker threads, the face pipeline's first (its callbacks
+  // submit into the batcher): afterwards every done() has run and nothing
   // touches the sink from another thread.
-  if (batcher_) batcher_->shutdown();
+  if (threads_.faces) threads_.faces->shutdown();
+  if (threads_.batcher) threads_.batcher->shutdown();
   if (sink_ == nullptr) return;
-  std::vector<EmbedCall*> dropped;
+  std::vector<QueuedCall*> dropped;
   {
     std::lock_guard<std::mutex> lock(sink_->mu);
     sink_->closed = true;
@@ -193,11 +228,12 @@ void BatchQueue::close_for_teardown() {
   sink_->queue = nullptr;
   // No JavaScript runs any more: the promises stay unsettled, the
   // references are freed.
-  for (EmbedCall* call : dropped) delete call;
+  for (QueuedCall* call : dropped) delete call;
   pending_ = 0;
   napi_release_threadsafe_function(sink_->function, napi_tsfn_release);
   sink_ = nullptr;
-  batcher_.reset();
+  threads_.faces.reset();
+  threads_.batcher.reset();
 }
 
 }  // namespace mfn_node

@@ -61,7 +61,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   input_w_ = engine_->input_width();
   max_batch_ = engine_->max_batch();
   detector_input_size_ = engine_->detector_input_size();
-  queue_ = std::make_unique<BatchQueue>(env, std::move(created.batcher), [this](Napi::Env env, size_t pending) {
+  queue_ = std::make_unique<BatchQueue>(env, std::move(created.threads), [this](Napi::Env env, size_t pending) {
     if (pending == 0) destroy_if_idle(env);
   });
   // After the queue: node runs cleanup hooks last-registered first, so this
@@ -119,12 +119,18 @@ void EngineWrap::submit(Napi::Env env, std::unique_ptr<EmbedCall>& call) {
   if (!status.is_ok()) throw status_error(env, status);
 }
 
+void EngineWrap::submit(Napi::Env env, std::unique_ptr<FaceCall>& call) {
+  throw_if_disposed(env);
+  mfn::Status status = queue_->submit(env, call);
+  if (!status.is_ok()) throw status_error(env, status);
+}
+
 void EngineWrap::destroy_if_idle(Napi::Env env) {
   if (!disposed_ || !queue_ || queue_->pending() > 0) return;
   remove_teardown_hook();
-  std::unique_ptr<mfn::Batcher> batcher = queue_->close();
+  QueueThreads threads = queue_->close();
   queue_.reset();
-  queue_destroy(env, std::move(batcher), std::move(engine_), std::move(dispose_waiters_));
+  queue_destroy(env, std::move(threads), std::move(engine_), std::move(dispose_waiters_));
   dispose_waiters_.clear();
 }
 
@@ -175,17 +181,22 @@ Napi::Value EngineWrap::last_timings(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// Counters of the batching queue since the engine was created.
+// Counters of the batching queue (and of its detection stage) since the
+// engine was created.
 Napi::Value EngineWrap::batch_stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   throw_if_disposed(env);
   mfn::BatcherStats stats = queue_->stats();
+  mfn::BatcherStats faces = queue_->face_stats();
   Napi::Object result = Napi::Object::New(env);
   result.Set("batches", static_cast<double>(stats.batches));
   result.Set("images", static_cast<double>(stats.images));
   result.Set("requests", static_cast<double>(stats.requests));
-  result.Set("rejected", static_cast<double>(stats.rejected));
+  result.Set("rejected", static_cast<double>(stats.rejected + faces.rejected));
   result.Set("largestBatch", stats.largest_batch);
+  result.Set("detectionBatches", static_cast<double>(faces.batches));
+  result.Set("detectionImages", static_cast<double>(faces.images));
+  result.Set("largestDetectionBatch", faces.largest_batch);
   result.Set("queuedImages", static_cast<double>(queue_->queued_images()));
   result.Set("pendingCalls", static_cast<double>(queue_->pending()));
   return result;

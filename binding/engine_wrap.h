@@ -34,11 +34,11 @@ struct AddonData {
   std::string plugin_dir;  // the directory of mfn.node
 };
 
-// What createEngine hands to the constructor: a loaded engine and its
-// batcher, whose worker thread is already running.
+// What createEngine hands to the constructor: a loaded engine, its batcher
+// and (with a detector) its face pipeline, their worker threads running.
 struct NewEngine {
   std::shared_ptr<mfn::Engine> engine;
-  std::unique_ptr<mfn::Batcher> batcher;
+  QueueThreads threads;
 };
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
@@ -54,12 +54,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   // The engine, for validating a call's images; throws MFN_DISPOSED after
   // dispose().
   const mfn::Engine& engine_for_call(Napi::Env env) const;
-  // The same, shared: for a call that runs off the queue (face calls).
+  // The same, shared: for a call that runs off the queue (detector outputs).
   std::shared_ptr<mfn::Engine> shared_engine(Napi::Env env) const;
 
-  // Hands a validated call to the batching queue; throws MFN_QUEUE_FULL
-  // (or MFN_DISPOSED) when it is refused, leaving `call` with the caller.
+  // Hands a validated call to the batching queue (a face call to its face
+  // pipeline); throws MFN_QUEUE_FULL (or MFN_DISPOSED) when it is refused,
+  // leaving `call` with the caller.
   void submit(Napi::Env env, std::unique_ptr<EmbedCall>& call);
+  void submit(Napi::Env env, std::unique_ptr<FaceCall>& call);
 
  private:
   Napi::Value embed(const Napi::CallbackInfo& info);
@@ -81,7 +83,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   void throw_if_disposed(Napi::Env env) const;
   // Once disposed and every call settled: closes the queue and destroys the engine and
-  // the batcher on libuv's pool, then resolves the dispose() promise.
+  // the queue's threads on libuv's pool, then resolves the dispose() promise.
   void destroy_if_idle(Napi::Env env);
   // Stops the worker thread and lets go of everything without calling into
   // JavaScript: environment teardown, or a finalizer of an engine that was

@@ -14,49 +14,26 @@ namespace mfn_node {
 
 namespace {
 
-enum class Mode { detect, embed, outputs };
+Napi::Float32Array copy(Napi::Env env, const float* data, size_t n) {
+  Napi::Float32Array array = Napi::Float32Array::New(env, n);
+  std::copy(data, data + n, array.Data());
+  return array;
+}
 
-class FaceWorker : public Napi::AsyncWorker {
+// detectorOutputs(): one photo's raw detector outputs, for parity tests; off
+// the batching queue, on libuv's pool.
+class OutputsWorker : public Napi::AsyncWorker {
  public:
-  FaceWorker(Napi::Env env, std::shared_ptr<mfn::Engine> engine, Mode mode)
-      : Napi::AsyncWorker(env, "mfn:faces"), deferred_(Napi::Promise::Deferred::New(env)),
-        engine_(std::move(engine)), mode_(mode) {}
+  OutputsWorker(Napi::Env env, std::shared_ptr<mfn::Engine> engine, OwnedImages owned)
+      : Napi::AsyncWorker(env, "mfn:detector-outputs"), deferred_(Napi::Promise::Deferred::New(env)),
+        engine_(std::move(engine)), owned_(std::move(owned)) {}
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
-  // JS thread: the image is copied here (rows packed), never read in place.
-  void take_image(const mfn::ImageInput& image) {
-    const size_t row = static_cast<size_t>(image.width) * image.channels;
-    const size_t stride = image.row_stride ? image.row_stride : row;
-    pixels_.resize(row * image.height);
-    for (int y = 0; y < image.height; ++y) {
-      std::copy(image.data + y * stride, image.data + y * stride + row, pixels_.begin() + y * row);
-    }
-    image_ = image;
-    image_.data = pixels_.data();
-    image_.size = pixels_.size();
-    image_.row_stride = row;
-    image_.landmarks = nullptr;
-  }
-
-  mfn::DetectOptions options;
-  bool flip = true;
-  std::shared_ptr<const std::atomic<bool>> cancelled;
-
   // Pool thread.
   void Execute() override {
-    if (cancelled && cancelled->load()) {
-      status_ = mfn::Status(mfn::Code::aborted, "The operation was aborted");
-      return;
-    }
     try {
-      if (mode_ == Mode::outputs) {
-        status_ = engine_->detector_outputs(image_, &raw_);
-      } else if (mode_ == Mode::embed) {
-        status_ = engine_->embed_faces(image_, options, flip, &faces_, &raw_);
-      } else {
-        status_ = engine_->detect(image_, options, &faces_);
-      }
+      status_ = engine_->detector_outputs(owned_.images.at(0), &raw_);
     } catch (const std::exception& e) {
       status_ = mfn::Status(mfn::Code::internal, std::string("unexpected engine failure: ") + e.what());
     }
@@ -68,57 +45,39 @@ class FaceWorker : public Napi::AsyncWorker {
     try {
       if (!status_.is_ok()) {
         deferred_.Reject(status_error(env, status_).Value());
-        return;
-      }
-      if (mode_ == Mode::outputs) {
+      } else {
         deferred_.Resolve(copy(env, raw_.data(), raw_.size()));
-        return;
       }
-      std::vector<float> boxes, landmarks, keypoints;
-      for (const mfn::Face& f : faces_) {
-        boxes.insert(boxes.end(), {f.x, f.y, f.width, f.height, f.score});
-        landmarks.insert(landmarks.end(), f.landmarks, f.landmarks + 10);
-        keypoints.insert(keypoints.end(), f.keypoints, f.keypoints + 12);
-      }
-      Napi::Object result = Napi::Object::New(env);
-      result.Set("boxes", copy(env, boxes.data(), boxes.size()));
-      result.Set("landmarks", copy(env, landmarks.data(), landmarks.size()));
-      result.Set("keypoints", copy(env, keypoints.data(), keypoints.size()));
-      if (mode_ == Mode::embed) result.Set("embeddings", copy(env, raw_.data(), raw_.size()));
-      deferred_.Resolve(result);
     } catch (const Napi::Error&) {
       // Environment shutting down: nobody waits for the promise any more.
     }
   }
 
  private:
-  static Napi::Float32Array copy(Napi::Env env, const float* data, size_t n) {
-    Napi::Float32Array array = Napi::Float32Array::New(env, n);
-    std::copy(data, data + n, array.Data());
-    return array;
-  }
-
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<mfn::Engine> engine_;
-  Mode mode_;
-  std::vector<uint8_t> pixels_;
-  mfn::ImageInput image_;
-  std::vector<mfn::Face> faces_;
+  OwnedImages owned_;
   std::vector<float> raw_;
   mfn::Status status_;
 };
 
-// The image argument, read (image_args.h step 1) before this and checked here
-// like embed() checks it. Runs no JavaScript: the pixels it points at stay
-// valid until the caller copies or uses them.
-mfn::ImageInput face_image(Napi::Env env, const ImageValues& values, const mfn::Engine& engine, float* landmarks) {
-  mfn::ImageInput image = check_image(env, values, "image", landmarks);
-  image.landmarks = nullptr;  // detection finds its own
-  mfn::Status status = engine.validate(image);
+// What detection asks of a photo beyond check_image(): embed()'s checks
+// without landmarks, and a detector. Runs no JavaScript.
+void check_photo(Napi::Env env, const mfn::ImageInput& photo, const mfn::Engine& engine) {
+  mfn::Status status = engine.validate(photo);
   if (!status.is_ok()) throw status_error(env, status);
   if (!engine.has_detector()) {
     throw make_error(env, "MFN_MODEL_UNSUPPORTED", "This embedder was created without a face detector");
   }
+}
+
+// The image argument, read (image_args.h step 1) before this and checked
+// here in place. Runs no JavaScript: the pixels it points at stay valid
+// until the caller uses them.
+mfn::ImageInput face_image(Napi::Env env, const ImageValues& values, const mfn::Engine& engine, float* landmarks) {
+  mfn::ImageInput image = check_image(env, values, "image", landmarks);
+  image.landmarks = nullptr;  // detection finds its own
+  check_photo(env, image, engine);
   return image;
 }
 
@@ -132,46 +91,95 @@ mfn::DetectOptions detect_options(Napi::Env env, const Napi::Value& max_faces, c
   return options;
 }
 
-Napi::Value start(const Napi::CallbackInfo& info, EngineWrap* owner, Mode mode) {
-  Napi::Env env = info.Env();
-  // Every read that can run the caller's JavaScript comes first
-  // (image_args.h); from the disposed check to the copy of the pixels none runs.
-  ImageValues values = read_image(env, info[0], "image");
-  mfn::DetectOptions options;
-  bool flip = true;
-  std::shared_ptr<const std::atomic<bool>> cancelled;
-  if (mode != Mode::outputs) options = detect_options(env, info[1], info[2]);
-  size_t token = 3;
-  if (mode == Mode::embed) {
-    flip = get_bool(env, info[3], "flip");
-    token = 4;
-  }
-  if (mode != Mode::outputs && info.Length() > token && !info[token].IsUndefined()) {
-    cancelled = CancelToken::flag_of(env, info[token], "cancelToken");
-  }
-  std::shared_ptr<mfn::Engine> engine = owner->shared_engine(env);
-  float landmarks[10];
-  mfn::ImageInput image = face_image(env, values, *engine, landmarks);
-  auto worker = std::make_unique<FaceWorker>(env, engine, mode);
-  worker->options = options;
-  worker->flip = flip;
-  worker->cancelled = std::move(cancelled);
+// The photo checked like embed() checks it and copied (rows packed), with
+// no JavaScript in between; landmarks are dropped (detection finds its own).
+OwnedImages own_photo(Napi::Env env, const ImageValues& values, const mfn::Engine& engine) {
+  OwnedImages owned;
   try {
-    worker->take_image(image);
+    owned = own_images(env, {values}, [](size_t) { return std::string("image"); });
   } catch (const std::bad_alloc&) {
     throw make_error(env, "MFN_OUT_OF_MEMORY", "out of memory taking the call's image");
   }
-  Napi::Promise promise = worker->promise();
-  worker.release()->Queue();  // the AsyncWorker deletes itself once it has settled
+  owned.images.at(0).landmarks = nullptr;
+  check_photo(env, owned.images[0], engine);
+  return owned;
+}
+
+// detect(image, maxFaces, minScore, cancel?) and
+// embedFaces(image, maxFaces, minScore, flip, cancel?): through the queue.
+Napi::Value start(const Napi::CallbackInfo& info, EngineWrap* owner, bool embed) {
+  Napi::Env env = info.Env();
+  // Every read that can run the caller's JavaScript comes first
+  // (image_args.h); from the disposed check to the submit none runs.
+  ImageValues values = read_image(env, info[0], "image");
+  mfn::DetectOptions options = detect_options(env, info[1], info[2]);
+  bool flip = true;
+  size_t token = 3;
+  if (embed) {
+    flip = get_bool(env, info[3], "flip");
+    token = 4;
+  }
+  std::shared_ptr<const std::atomic<bool>> cancelled;
+  if (info.Length() > token && !info[token].IsUndefined()) {
+    cancelled = CancelToken::flag_of(env, info[token], "cancelToken");
+  }
+  const mfn::Engine& engine = owner->engine_for_call(env);
+  auto call = std::make_unique<FaceCall>(env);
+  call->owned = own_photo(env, values, engine);
+  call->options = options;
+  call->embed = embed;
+  call->flip = flip;
+  call->cancelled = std::move(cancelled);
+  call->owner = Napi::Persistent(owner->Value());
+  Napi::Promise promise = call->deferred.Promise();
+  try {
+    owner->submit(env, call);
+  } catch (...) {
+    // Refused (queue full, disposed): settle the promise nobody will see,
+    // so that its handle is freed, and throw the reason.
+    try {
+      call->deferred.Resolve(env.Undefined());
+    } catch (const Napi::Error&) {
+    }
+    throw;
+  }
   return promise;
 }
 
 }  // namespace
 
-Napi::Value face_detect(const Napi::CallbackInfo& info, EngineWrap* owner) { return start(info, owner, Mode::detect); }
-Napi::Value face_embed(const Napi::CallbackInfo& info, EngineWrap* owner) { return start(info, owner, Mode::embed); }
+// JavaScript thread.
+void FaceCall::settle(Napi::Env env) {
+  if (!status.is_ok()) {
+    deferred.Reject(status_error(env, status).Value());
+    return;
+  }
+  std::vector<float> boxes, landmarks, keypoints;
+  for (const mfn::Face& f : faces) {
+    boxes.insert(boxes.end(), {f.x, f.y, f.width, f.height, f.score});
+    landmarks.insert(landmarks.end(), f.landmarks, f.landmarks + 10);
+    keypoints.insert(keypoints.end(), f.keypoints, f.keypoints + 12);
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("boxes", copy(env, boxes.data(), boxes.size()));
+  result.Set("landmarks", copy(env, landmarks.data(), landmarks.size()));
+  result.Set("keypoints", copy(env, keypoints.data(), keypoints.size()));
+  if (embed) result.Set("embeddings", copy(env, embeddings.data(), embeddings.size()));
+  deferred.Resolve(result);
+}
+
+Napi::Value face_detect(const Napi::CallbackInfo& info, EngineWrap* owner) { return start(info, owner, false); }
+Napi::Value face_embed(const Napi::CallbackInfo& info, EngineWrap* owner) { return start(info, owner, true); }
+
 Napi::Value face_detector_outputs(const Napi::CallbackInfo& info, EngineWrap* owner) {
-  return start(info, owner, Mode::outputs);
+  Napi::Env env = info.Env();
+  ImageValues values = read_image(env, info[0], "image");
+  std::shared_ptr<mfn::Engine> engine = owner->shared_engine(env);
+  OwnedImages owned = own_photo(env, values, *engine);
+  auto worker = std::make_unique<OutputsWorker>(env, std::move(engine), std::move(owned));
+  Napi::Promise promise = worker->promise();
+  worker.release()->Queue();  // the AsyncWorker deletes itself once it has settled
+  return promise;
 }
 
 Napi::Value face_detector_input(const Napi::CallbackInfo& info, EngineWrap* owner) {

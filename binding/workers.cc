@@ -61,7 +61,12 @@ class CreateWorker : public Napi::AsyncWorker {
           [shared](const mfn::ImageInput* images, size_t n, bool flip, float* out) {
             return shared->embed(images, n, flip, out);
           },
-          &created_.batcher);
+          &created_.threads.batcher);
+      // Face calls: photos batched for the detector under the same delay
+      // and queue bound, their faces embedded through the batcher above.
+      if (status_.is_ok() && shared->has_detector()) {
+        status_ = mfn::FacePipeline::create(shared, created_.threads.batcher.get(), batching_, &created_.threads.faces);
+      }
     } catch (const std::exception& e) {
       status_ = internal_error(e.what());
     } catch (...) {
@@ -96,16 +101,18 @@ class CreateWorker : public Napi::AsyncWorker {
 
 class DestroyWorker : public Napi::AsyncWorker {
  public:
-  DestroyWorker(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, std::shared_ptr<mfn::Engine> engine,
+  DestroyWorker(Napi::Env env, QueueThreads threads, std::shared_ptr<mfn::Engine> engine,
                 std::vector<Napi::Promise::Deferred> waiters)
       : Napi::AsyncWorker(env, "mfn:dispose"),
-        batcher_(std::move(batcher)),
+        threads_(std::move(threads)),
         engine_(std::move(engine)),
         waiters_(std::move(waiters)) {}
 
-  // Pool thread. The batcher first: its run function shares the engine.
+  // Pool thread. The face pipeline (which submits into the batcher), then
+  // the batcher, then the engine both share.
   void Execute() override {
-    batcher_.reset();
+    threads_.faces.reset();
+    threads_.batcher.reset();
     engine_.reset();
   }
 
@@ -115,7 +122,7 @@ class DestroyWorker : public Napi::AsyncWorker {
   }
 
  private:
-  std::unique_ptr<mfn::Batcher> batcher_;
+  QueueThreads threads_;
   std::shared_ptr<mfn::Engine> engine_;
   std::vector<Napi::Promise::Deferred> waiters_;
 };
@@ -204,9 +211,9 @@ Napi::Promise queue_embed(const Napi::CallbackInfo& info, EngineWrap* owner) {
   }
 }
 
-void queue_destroy(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, std::shared_ptr<mfn::Engine> engine,
+void queue_destroy(Napi::Env env, QueueThreads threads, std::shared_ptr<mfn::Engine> engine,
                    std::vector<Napi::Promise::Deferred> waiters) {
-  auto* worker = new DestroyWorker(env, std::move(batcher), std::move(engine), std::move(waiters));
+  auto* worker = new DestroyWorker(env, std::move(threads), std::move(engine), std::move(waiters));
   worker->Queue();
 }
 

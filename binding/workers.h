@@ -36,7 +36,7 @@ Napi::Promise queue_embed(const Napi::CallbackInfo& info, EngineWrap* owner);
 // Destroys the batcher (joins its worker thread), then the engine (it may
 // join threads and free device memory) on the pool, then resolves every
 // waiter.
-void queue_destroy(Napi::Env env, std::unique_ptr<mfn::Batcher> batcher, std::shared_ptr<mfn::Engine> engine,
+void queue_destroy(Napi::Env env, QueueThreads threads, std::shared_ptr<mfn::Engine> engine,
                    std::vector<Napi::Promise::Deferred> waiters);
 
 }  // namespace mfn_node

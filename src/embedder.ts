@@ -39,13 +39,17 @@ export interface EmbedderOptions {
    * How long, in microseconds, a call waits for other calls to share its
    * batch before it runs with whatever is waiting (default 250). Concurrent
    * calls are coalesced into batches of up to maxBatch images; calls that
-   * arrive while a batch runs form the next one whatever this delay.
+   * arrive while a batch runs form the next one whatever this delay. Face
+   * calls (detect, embedFaces) wait the same way twice: their photos for a
+   * shared detector run (up to 16 photos), then embedFaces' faces for an
+   * embedding batch shared with embed calls.
    */
   maxDelayUs?: number;
   /**
    * Images waiting in the batching queue at which a call rejects at once with
    * MFN_QUEUE_FULL (default 4 * maxBatch). While fewer wait, a call of any
    * size is admitted, so large batches are never starved by small calls.
+   * Photos waiting for the detector are bounded the same way, apart.
    */
   maxQueue?: number;
   /**

@@ -73,12 +73,15 @@ export interface NativeCancelToken {
 
 /** Counters of an engine's batching queue since it was created. */
 export interface NativeBatchStats {
-  batches: number;                        // engine runs
+  batches: number;                        // embedding runs (embed calls and the faces of embedFaces calls)
   images: number;                         // images in those runs
-  requests: number;                       // embed calls completed
-  rejected: number;                       // embed calls refused with MFN_QUEUE_FULL
+  requests: number;                       // embedding requests completed
+  rejected: number;                       // calls refused with MFN_QUEUE_FULL
   largestBatch: number;
-  queuedImages: number;                   // images waiting now, not yet in a batch
+  detectionBatches: number;               // detector runs (detect and embedFaces calls share them)
+  detectionImages: number;                // photos in those runs
+  largestDetectionBatch: number;
+  queuedImages: number;                   // images and photos waiting now, not yet in a batch
   pendingCalls: number;                   // calls accepted and not yet settled
 }
 

@@ -13,6 +13,11 @@ const iod = (p: readonly (readonly [number, number])[]) => Math.hypot(p[1]![0] -
 const inside = (f: Face, [x, y]: readonly [number, number]) =>
   f.box.x <= x && x <= f.box.x + f.box.width && f.box.y <= y && y <= f.box.y + f.box.height;
 
+async function rawPhoto(name: string) {
+  const { data, info } = await sharp(readImage(name)).raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data), width: info.width, height: info.height, channels: 3 as const };
+}
+
 describe.skipIf(!hasLfw)("face detection", () => {
   let mfn: Embedder;
   const names = hasLfw ? imageSpread(12) : [];
@@ -97,6 +102,42 @@ describe.skipIf(!hasLfw)("face detection", () => {
     const sequential: Face[][] = [];
     for (const p of photos) sequential.push(await mfn.detect(p));
     expect(await Promise.all(photos.map((p) => mfn.detect(p)))).toEqual(sequential);
+  });
+
+  it("batches concurrent face calls: photos share detector runs, their faces share embedding batches", async () => {
+    const batched = await createEmbedder({ backend: "cpu", threads: 2, maxDelayUs: 50_000 });
+    try {
+      const photos = await Promise.all(names.slice(0, 8).map(rawPhoto));
+      const alone: Awaited<ReturnType<Embedder["embedFaces"]>>[] = [];
+      for (const p of photos) alone.push(await batched.embedFaces(p));
+      const before = batched.batchStats();
+      const together = await Promise.all(photos.map((p) => batched.embedFaces(p)));
+      const after = batched.batchStats();
+      expect(after.detectionImages - before.detectionImages).toBe(photos.length);
+      expect(after.detectionBatches - before.detectionBatches).toBeLessThan(photos.length / 2);
+      expect(after.images - before.images).toBe(alone.flat().length);
+      expect(after.batches - before.batches).toBeLessThan(photos.length / 2);
+      expect(after.largestDetectionBatch).toBeGreaterThan(1);
+      expect(after.pendingCalls).toBe(0);
+      together.forEach((faces, i) => {
+        expect(faces.map(({ embedding: _, ...f }) => f)).toEqual(alone[i]!.map(({ embedding: _, ...f }) => f));
+        faces.forEach((f, k) => expect(cosine(f.embedding, alone[i]![k]!.embedding)).toBeGreaterThan(0.99999));
+      });
+    } finally {
+      await batched.dispose();
+    }
+  });
+
+  it("settles every queued face call when disposed: resolved, or rejected with MFN_DISPOSED", async () => {
+    const slow = await createEmbedder({ backend: "cpu", threads: 1, maxDelayUs: 500_000 });
+    const photos = await Promise.all(names.slice(0, 4).map(rawPhoto));
+    const calls = photos.flatMap((p) => [slow.detect(p), slow.embedFaces(p)])
+      .map((c) => c.then(() => "resolved", (e: { code?: string }) => e.code));
+    await new Promise((r) => setImmediate(r));  // every call is in the engine's queues
+    await slow.dispose();
+    const outcomes = await Promise.all(calls);
+    expect(outcomes).toContain("MFN_DISPOSED");
+    for (const o of outcomes) expect(["resolved", "MFN_DISPOSED"]).toContain(o);
   });
 
   it("rejects bad input and options with the same typed errors as embed", async () => {

@@ -116,7 +116,10 @@ Status Engine::create(const EngineOptions& options, std::unique_ptr<Engine>* out
     const std::string detector_manifest = options.detector_manifest_path.empty()
                                               ? manifest_beside(options.detector_path, "detector.json")
                                               : options.detector_manifest_path;
-    MFN_RETURN_IF_ERROR(FaceDetector::create(options.detector_path, detector_manifest, config, &impl.detector));
+    mfn_backend_config detector_config = config;
+    detector_config.max_batch = std::min(config.max_batch, kMaxDetectorBatch);
+    MFN_RETURN_IF_ERROR(
+        FaceDetector::create(options.detector_path, detector_manifest, detector_config, &impl.detector));
   }
   *out = std::move(engine);
   return Status::ok();
@@ -178,14 +181,50 @@ Status Engine::preprocess(const ImageInput& image, bool mirror, float* out) cons
   return Status::ok();
 }
 
+Status Engine::check_detect(const ImageInput& image, const DetectOptions& options) const {
+  if (!impl_->detector) return Status(Code::model_unsupported, "this engine was created without a face detector");
+  MFN_RETURN_IF_ERROR(check_detect_options(options));
+  return validate_image(image);
+}
+
+Status Engine::detector_infer(const ImageInput* images, size_t n, float* out) {
+  if (!impl_->detector) return Status(Code::model_unsupported, "this engine was created without a face detector");
+  if (n == 0) return Status::ok();
+  if (!images || !out) return Status(Code::invalid_argument, "images and out must not be null");
+  for (size_t i = 0; i < n; ++i) MFN_RETURN_IF_ERROR(validate_image(images[i]));
+  std::lock_guard<std::mutex> lock(impl_->backend_mutex);
+  return impl_->detector->infer(images, n, out);
+}
+
+void Engine::decode_faces(const ImageInput& image, const float* outputs, const DetectOptions& options,
+                          std::vector<Face>* faces) const {
+  impl_->detector->decode(image, outputs, options, faces);
+}
+
+void Engine::align_faces(const ImageInput& image, std::vector<Face>* faces, std::vector<ImageInput>* aligned) const {
+  aligned->clear();
+  size_t kept = 0;
+  for (Face& face : *faces) {
+    ImageInput input = image;
+    input.landmarks = face.landmarks;
+    if (!validate(input).is_ok()) continue;  // degenerate points: dropped, not an error for the photo
+    (*faces)[kept++] = face;
+  }
+  faces->resize(kept);
+  for (Face& face : *faces) {
+    aligned->push_back(image);
+    aligned->back().landmarks = face.landmarks;
+  }
+}
+
 Status Engine::detect(const ImageInput& image, const DetectOptions& options, std::vector<Face>* faces) {
   if (!faces) return Status(Code::invalid_argument, "faces must not be null");
   faces->clear();
-  if (!impl_->detector) return Status(Code::model_unsupported, "this engine was created without a face detector");
-  MFN_RETURN_IF_ERROR(check_detect_options(options));
-  MFN_RETURN_IF_ERROR(validate_image(image));
-  std::lock_guard<std::mutex> lock(impl_->backend_mutex);
-  return impl_->detector->detect(image, options, faces);
+  MFN_RETURN_IF_ERROR(check_detect(image, options));
+  std::vector<float> raw(impl_->detector->output_floats());
+  MFN_RETURN_IF_ERROR(detector_infer(&image, 1, raw.data()));
+  decode_faces(image, raw.data(), options, faces);
+  return Status::ok();
 }
 
 Status Engine::embed_faces(const ImageInput& image, const DetectOptions& options, bool flip, std::vector<Face>* faces,
@@ -193,25 +232,17 @@ Status Engine::embed_faces(const ImageInput& image, const DetectOptions& options
   if (!embeddings) return Status(Code::invalid_argument, "embeddings must not be null");
   embeddings->clear();
   MFN_RETURN_IF_ERROR(detect(image, options, faces));
-  // A face whose landmarks give no usable alignment (degenerate points) is
-  // dropped rather than failing the whole image.
-  faces->erase(std::remove_if(faces->begin(), faces->end(),
-                              [&](const Face& f) {
-                                ImageInput aligned = image;
-                                aligned.landmarks = f.landmarks;
-                                return !validate(aligned).is_ok();
-                              }),
-               faces->end());
-  const size_t kept = faces->size();
-  std::vector<ImageInput> aligned(kept, image);
-  for (size_t i = 0; i < kept; ++i) aligned[i].landmarks = (*faces)[i].landmarks;
-  embeddings->resize(kept * static_cast<size_t>(dimensions()));
-  return embed(aligned.data(), kept, flip, embeddings->data());
+  std::vector<ImageInput> aligned;
+  align_faces(image, faces, &aligned);
+  embeddings->resize(aligned.size() * static_cast<size_t>(dimensions()));
+  return embed(aligned.data(), aligned.size(), flip, embeddings->data());
 }
 
 bool Engine::has_detector() const { return impl_->detector != nullptr; }
 
 int Engine::detector_input_size() const { return impl_->detector ? impl_->detector->input_size() : 0; }
+size_t Engine::detector_output_floats() const { return impl_->detector ? impl_->detector->output_floats() : 0; }
+int Engine::detector_max_batch() const { return impl_->detector ? impl_->detector->max_batch() : 0; }
 
 Status Engine::detector_input(const ImageInput& image, std::vector<float>* out) const {
   if (!impl_->detector) return Status(Code::model_unsupported, "this engine was created without a face detector");
@@ -224,9 +255,8 @@ Status Engine::detector_input(const ImageInput& image, std::vector<float>* out) 
 Status Engine::detector_outputs(const ImageInput& image, std::vector<float>* out) {
   if (!impl_->detector) return Status(Code::model_unsupported, "this engine was created without a face detector");
   if (!out) return Status(Code::invalid_argument, "out must not be null");
-  MFN_RETURN_IF_ERROR(validate_image(image));
-  std::lock_guard<std::mutex> lock(impl_->backend_mutex);
-  return impl_->detector->outputs(image, out);
+  out->resize(impl_->detector->output_floats());
+  return detector_infer(&image, 1, out->data());
 }
 
 const std::string& Engine::backend_name() const { return impl_->backend_name; }

@@ -60,17 +60,15 @@ Status FaceDetector::create(const std::string& onnx_path, const std::string& man
     std::copy(d->model_.manifest.align_points.begin(), d->model_.manifest.align_points.end(), d->align_points_);
   }
 
-  mfn_backend_config cpu = config;
-  cpu.max_batch = 1;
   Status status;
-  d->backend_ = make_cpu_backend(plan, cpu, &status);
+  d->backend_ = make_cpu_backend(plan, config, &status);
   MFN_RETURN_IF_ERROR(status);
   if (!d->backend_) return Status(Code::internal, "detector: the CPU backend could not be created");
   *out = std::move(d);
   return Status::ok();
 }
 
-Letterbox FaceDetector::prepare(const ImageInput& image, std::vector<uint8_t>* shrunk, mfn_image* prepared) const {
+void FaceDetector::prepare(const ImageInput& image, std::vector<uint8_t>* shrunk, mfn_image* prepared) const {
   const Letterbox box = letterbox(image.width, image.height, size_);
   const int factor = shrink_factor(box);
   prepared->border = MFN_BORDER_ZERO;
@@ -91,15 +89,18 @@ Letterbox FaceDetector::prepare(const ImageInput& image, std::vector<uint8_t>* s
     prepared->row_stride = image.row_stride ? image.row_stride : static_cast<size_t>(image.width) * image.channels;
   }
   letterbox_transform(box, factor, prepared->transform);
-  return box;
 }
 
-Status FaceDetector::outputs(const ImageInput& image, std::vector<float>* out) {
-  std::vector<uint8_t> shrunk;
-  mfn_image prepared{};
-  prepare(image, &shrunk, &prepared);
-  out->resize(output_floats_);
-  return backend_->infer(&prepared, 1, out->data());
+Status FaceDetector::infer(const ImageInput* images, size_t n, float* out) {
+  const size_t chunk = static_cast<size_t>(backend_->max_batch());
+  std::vector<std::vector<uint8_t>> shrunk(std::min(chunk, n));
+  std::vector<mfn_image> prepared(shrunk.size());
+  for (size_t first = 0; first < n; first += chunk) {
+    const size_t count = std::min(chunk, n - first);
+    for (size_t i = 0; i < count; ++i) prepare(images[first + i], &shrunk[i], &prepared[i]);
+    MFN_RETURN_IF_ERROR(backend_->infer(prepared.data(), count, out + first * output_floats_));
+  }
+  return Status::ok();
 }
 
 void FaceDetector::input_tensor(const ImageInput& image, std::vector<float>* out) const {
@@ -110,19 +111,15 @@ void FaceDetector::input_tensor(const ImageInput& image, std::vector<float>* out
   preprocess_image(prepared, model_.plan, false, out->data());
 }
 
-Status FaceDetector::detect(const ImageInput& image, const DetectOptions& options, std::vector<Face>* faces) {
+void FaceDetector::decode(const ImageInput& image, const float* outputs, const DetectOptions& options,
+                          std::vector<Face>* faces) const {
   faces->clear();
-  std::vector<uint8_t> shrunk;
-  mfn_image prepared{};
-  const Letterbox box = prepare(image, &shrunk, &prepared);
-  std::vector<float> raw(output_floats_);
-  MFN_RETURN_IF_ERROR(backend_->infer(&prepared, 1, raw.data()));
-
+  const Letterbox box = letterbox(image.width, image.height, size_);
   std::vector<Detection> candidates;
   for (const Level& l : levels_) {
     AnchorLevel level;
-    level.scores = raw.data() + l.score_offset;
-    level.boxes = raw.data() + l.box_offset;
+    level.scores = outputs + l.score_offset;
+    level.boxes = outputs + l.box_offset;
     level.grid_w = l.grid_w;
     level.grid_h = l.grid_h;
     level.anchors = l.anchors;
@@ -140,7 +137,6 @@ Status FaceDetector::detect(const ImageInput& image, const DetectOptions& option
     Face face;
     if (to_face(d, box, align_points_, &face)) faces->push_back(face);
   }
-  return Status::ok();
 }
 
 }  // namespace mfn

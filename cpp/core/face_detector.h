@@ -1,8 +1,10 @@
 // The face detector: a second network (a BlazeFace-style anchor detector)
 // lowered by the same reader and lowering as the embedding model and run by
 // its own CPU backend instance, plus the detection arithmetic of
-// detection.h around it. Used by Engine under the engine's backend lock:
-// one thread at a time calls detect()/outputs().
+// detection.h around it. Used by Engine: infer() runs under the engine's
+// backend lock (one thread at a time, the face batcher's worker when serving
+// through FacePipeline); decode() and input_tensor() touch no backend and
+// run on any thread.
 //
 // The detector always runs on the CPU backend, also when embeddings run on
 // CUDA: the CUDA plugin has no MaxPool kernel and no raw-output networks
@@ -24,15 +26,21 @@ namespace mfn {
 class FaceDetector {
  public:
   // Loads and checks the detector (a square input; its outputs pair into
-  // levels of score maps with A channels and box maps with A * 16).
+  // levels of score maps with A channels and box maps with A * 16). Its
+  // backend takes config.max_batch photos per pass.
   static Status create(const std::string& onnx_path, const std::string& manifest_path, const mfn_backend_config& config,
                        std::unique_ptr<FaceDetector>* out);
 
-  // The image must have passed validate_image().
-  Status detect(const ImageInput& image, const DetectOptions& options, std::vector<Face>* faces);
-  Status outputs(const ImageInput& image, std::vector<float>* out);
+  // Every image must have passed validate_image(). infer(): the raw outputs
+  // of n photos, output_floats() each, in backend passes of max_batch().
+  Status infer(const ImageInput* images, size_t n, float* out);
+  // One photo's raw outputs -> its faces, highest score first.
+  void decode(const ImageInput& image, const float* outputs, const DetectOptions& options,
+              std::vector<Face>* faces) const;
   void input_tensor(const ImageInput& image, std::vector<float>* out) const;
   int input_size() const { return size_; }
+  size_t output_floats() const { return output_floats_; }
+  int max_batch() const { return backend_->max_batch(); }
 
   // IoU above which weighted suppression merges two detections.
   static constexpr float kIouThreshold = 0.3f;
@@ -49,7 +57,7 @@ class FaceDetector {
 
   // The letterboxed input of `image` (shrunk first when large); `shrunk`
   // keeps the pixels an mfn_image then points into.
-  Letterbox prepare(const ImageInput& image, std::vector<uint8_t>* shrunk, mfn_image* prepared) const;
+  void prepare(const ImageInput& image, std::vector<uint8_t>* shrunk, mfn_image* prepared) const;
 
   Model model_;
   std::unique_ptr<Backend> backend_;

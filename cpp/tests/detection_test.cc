@@ -326,18 +326,6 @@ void test_lowering_refusals() {
   CHECK(s.code() == Code::model_unsupported);
 }
 
-std::unique_ptr<mfn::Engine> make_engine() {
-  mfn::EngineOptions options;
-  options.model_path = mfn_test::model_path();
-  options.detector_path = mfn_test::detector_path();
-  options.backend = mfn::BackendChoice::cpu;
-  options.threads = 2;
-  std::unique_ptr<mfn::Engine> engine;
-  mfn::Status s = mfn::Engine::create(options, &engine);
-  REQUIRE_MSG(s.is_ok(), "%s", s.message().c_str());
-  return engine;
-}
-
 mfn::ImageInput bgr(const std::vector<uint8_t>& px, int w, int h) {
   mfn::ImageInput im;
   im.data = px.data(), im.size = px.size(), im.width = w, im.height = h, im.channels = 3;
@@ -493,7 +481,7 @@ int main() {
   test_maxpool_kernels();
   test_lowering();
   test_lowering_refusals();
-  std::unique_ptr<mfn::Engine> engine = make_engine();
+  std::unique_ptr<mfn::Engine> engine = mfn_test::face_engine();
   mfn_test::Crops crops;
   std::string reason;
   if (!mfn_test::load_crops(&crops, &reason)) {

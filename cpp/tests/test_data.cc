@@ -7,6 +7,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "tests/check.h"
+
 namespace mfn_test {
 namespace {
 
@@ -24,6 +26,18 @@ std::string detector_path() {
 }
 
 std::string plugin_dir() { return env_or("MFN_PLUGIN_DIR", MFN_PLUGIN_DIR); }
+
+std::unique_ptr<mfn::Engine> face_engine() {
+  mfn::EngineOptions options;
+  options.model_path = model_path();
+  options.detector_path = detector_path();
+  options.backend = mfn::BackendChoice::cpu;
+  options.threads = 2;
+  std::unique_ptr<mfn::Engine> engine;
+  mfn::Status s = mfn::Engine::create(options, &engine);
+  REQUIRE_MSG(s.is_ok(), "%s", s.message().c_str());
+  return engine;
+}
 
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "mfn/engine.h"
 #include "tools/crops_file.h"
 
 namespace mfn_test {
@@ -22,6 +24,10 @@ using Crops = mfn_tools::Crops;
 bool load_crops(Crops* out, std::string* reason);
 
 std::vector<uint8_t> read_file(const std::string& path);
+
+// The embedding model and the bundled detector on the CPU backend with 2
+// threads; a creation failure ends the test (REQUIRE).
+std::unique_ptr<mfn::Engine> face_engine();
 
 // A fresh folder /tmp/<test_name>_<pid>/ (with the trailing slash) for files
 // a test writes; the test removes what it puts there.

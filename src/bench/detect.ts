@@ -1,8 +1,10 @@
 // mfn-bench detect: speed of face detection and of the whole photo ->
 // embeddings pipeline on real photos, mfn against onnxruntime-node running
 // the same detector file, in one process and interleaved: every round times
-// each of the four variants over the same photos, one call at a time, and
-// the ratios are taken within a round (the machine's load hits both alike).
+// each of the four variants over the same photos, `--concurrency` calls in
+// flight (1: one call at a time; more: a service's concurrent requests,
+// which mfn's queue batches), and the ratios are taken within a round (the
+// machine's load hits both alike).
 //   detect     mfn: embedder.detect(photo)        ort: peers/ort-detector.ts detect(photo)
 //   pipeline   mfn: embedder.embedFaces(photo)    ort: detect(photo), then mfn embedBatch of its faces
 // Photos are decoded to RGB pixels before timing (decoding is neither's work).
@@ -45,6 +47,17 @@ function photosIn(dir: string, count: number): string[] {
   return out;
 }
 
+// Calls fn on every photo with `concurrency` calls in flight; the sum of
+// what they return (faces).
+async function eachPhoto(photos: RawImage[], concurrency: number, fn: (p: RawImage) => Promise<number>): Promise<number> {
+  let next = 0;
+  let total = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, photos.length) }, async () => {
+    while (next < photos.length) total += await fn(photos[next++]!);
+  }));
+  return total;
+}
+
 export async function runDetectBench(argv: string[], packageRoot: string): Promise<number> {
   const program = new Command("mfn-bench detect")
     .description("detection and photo -> embeddings speed, mfn vs onnxruntime-node on the same detector, interleaved rounds")
@@ -52,6 +65,7 @@ export async function runDetectBench(argv: string[], packageRoot: string): Promi
     .option("--count <n>", "photos per round", positiveInt("--count"), 100)
     .option("--rounds <n>", "timed rounds (after one warm-up round)", positiveInt("--rounds"), 5)
     .option("--threads <n>", "threads for both engines", positiveInt("--threads"), 2)
+    .option("--concurrency <n>", "calls in flight", positiveInt("--concurrency"), 1)
     .option("--json <file>", "write the results as JSON")
     .exitOverride();
   try {
@@ -61,7 +75,8 @@ export async function runDetectBench(argv: string[], packageRoot: string): Promi
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
     throw err;
   }
-  const o = program.opts<{ input: string; count: number; rounds: number; threads: number; json?: string }>();
+  const o = program.opts<{ input: string; count: number; rounds: number; threads: number; concurrency: number;
+    json?: string }>();
   const files = photosIn(o.input, o.count);
   if (files.length === 0) throw new Error(`no photos in ${o.input}`);
   const photos: RawImage[] = await Promise.all(files.map(async (f) => {
@@ -74,18 +89,15 @@ export async function runDetectBench(argv: string[], packageRoot: string): Promi
   const embedder = await createEmbedder({ backend: "cpu", threads: o.threads, flip: true });
   const peer = await OrtDetector.open(ort, detectorPath, o.threads, manifest.alignPoints);
   const loadBefore = loadavg();
+  const c = o.concurrency;
   const run: Record<Variant, () => Promise<number>> = {
-    "mfn detect": async () => { let n = 0; for (const p of photos) n += (await embedder.detect(p)).length; return n; },
-    "ort detect": async () => { let n = 0; for (const p of photos) n += (await peer.detect(ort, p)).length; return n; },
-    "mfn pipeline": async () => { let n = 0; for (const p of photos) n += (await embedder.embedFaces(p)).length; return n; },
-    "ort pipeline": async () => {
-      let n = 0;
-      for (const p of photos) {
-        const faces = await peer.detect(ort, p);
-        n += (await embedder.embedBatch(faces.map((f) => ({ image: p, landmarks: f.landmarks })))).length;
-      }
-      return n;
-    },
+    "mfn detect": () => eachPhoto(photos, c, async (p) => (await embedder.detect(p)).length),
+    "ort detect": () => eachPhoto(photos, c, async (p) => (await peer.detect(ort, p)).length),
+    "mfn pipeline": () => eachPhoto(photos, c, async (p) => (await embedder.embedFaces(p)).length),
+    "ort pipeline": () => eachPhoto(photos, c, async (p) => {
+      const faces = await peer.detect(ort, p);
+      return (await embedder.embedBatch(faces.map((f) => ({ image: p, landmarks: f.landmarks })))).length;
+    }),
   };
   const rates: Record<Variant, number[]> = { "mfn detect": [], "ort detect": [], "mfn pipeline": [], "ort pipeline": [] };
   const faces: Partial<Record<Variant, number>> = {};
@@ -111,9 +123,9 @@ export async function runDetectBench(argv: string[], packageRoot: string): Promi
     versions: versions(packageRoot),
     source: sourceInfo(packageRoot),
     settings: { input: o.input, photos: photos.length, size: `${photos[0]!.width}x${photos[0]!.height} (first photo)`,
-      rounds: o.rounds, threads: o.threads, flip: true, minScore: 0.5 },
-    method: "one process, rounds interleaved (each round times the four variants in turn over the same photos, one call " +
-      "at a time); photos decoded to RGB before timing; ratios per round, medians over rounds",
+      rounds: o.rounds, threads: o.threads, concurrency: c, flip: true, minScore: 0.5 },
+    method: `one process, rounds interleaved (each round times the four variants in turn over the same photos, ${c} ` +
+      "call(s) in flight); photos decoded to RGB before timing; ratios per round, medians over rounds",
     peer: "onnxruntime-node, CPU provider, intra-op = threads, inter-op 1, denormals flushed; letterbox with sharp, " +
       "decoding/NMS/landmarks in JavaScript; its pipeline embeds with mfn (embedBatch, flip on)",
     results: VARIANTS.map((v) => ({ variant: v, photosPerSecondMedian: median(rates[v]), photosPerSecond: rates[v],
@@ -121,7 +133,8 @@ export async function runDetectBench(argv: string[], packageRoot: string): Promi
     ratios: { detect: ratio("mfn detect", "ort detect"), pipeline: ratio("mfn pipeline", "ort pipeline") },
   };
   const m = result.machine;
-  process.stdout.write(`mfn-bench detect  ${machineLine(m)}  ${o.threads} threads  ${photos.length} photos x ${o.rounds} rounds\n`);
+  process.stdout.write(`mfn-bench detect  ${machineLine(m)}  ${o.threads} threads  ${photos.length} photos x ${o.rounds} rounds  ` +
+    `${c} in flight\n`);
   for (const r of result.results) {
     process.stdout.write(`  ${r.variant.padEnd(13)} ${r.photosPerSecondMedian.toFixed(1).padStart(8)} photos/s (median)  ${r.facesPerRound} faces per round\n`);
   }

@@ -74,9 +74,9 @@ Glossary (every figure in the table and the JSON):
   the timed phase; its time includes summing the pairs and L2-normalising.
 
 Face detection: \`mfn-bench detect [--input DIR] [--count N] [--rounds N]
-  [--threads N] [--json FILE]\` times embedder.detect and embedFaces on real
-  photos against onnxruntime-node running the same detector (see
-  \`mfn-bench detect --help\`).
+  [--threads N] [--concurrency N] [--json FILE]\` times embedder.detect and
+  embedFaces on real photos against onnxruntime-node running the same
+  detector, N calls in flight (see \`mfn-bench detect --help\`).
 
 Exit codes: 0 done, 1 a configuration failed, 2 bad options.
 `;

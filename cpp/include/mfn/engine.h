@@ -38,6 +38,11 @@ struct EngineOptions {
 // Most faces one image yields (detect/embed_faces cap maxFaces here).
 constexpr int kMaxFaces = 256;
 
+// Most photos one detector pass takes (fewer when max_batch is smaller):
+// enough for every core to run whole photos, little enough to bound the
+// detector's staging memory (256x256x3 floats a photo).
+constexpr int kMaxDetectorBatch = 16;
+
 // One face found by detect(), in the caller's image pixels.
 struct Face {
   float x = 0, y = 0, width = 0, height = 0;  // box, continuous pixel units, not clipped to the image
@@ -95,6 +100,23 @@ class Engine {
   // flip) in one backend batch: embeddings[i * dimensions()] is faces[i]'s.
   Status embed_faces(const ImageInput& image, const DetectOptions& options, bool flip, std::vector<Face>* faces,
                      std::vector<float>* embeddings);
+
+  // detect() in steps, for a queue that batches photos across callers
+  // (core/face_pipeline.h). check_detect(): what detect() refuses (no
+  // detector, bad options, a bad image), nothing computed; any thread.
+  // detector_infer(): the raw outputs of n checked images,
+  // detector_output_floats() each, serialised with embed().
+  // decode_faces(): one image's outputs -> its faces, as detect() returns
+  // them; any thread. align_faces(): drops the faces whose landmarks give
+  // no usable alignment and gives, per face kept, `image` aligned on it
+  // (landmarks pointing into *faces: keep it unchanged while they are used).
+  Status check_detect(const ImageInput& image, const DetectOptions& options) const;
+  Status detector_infer(const ImageInput* images, size_t n, float* out);
+  void decode_faces(const ImageInput& image, const float* outputs, const DetectOptions& options,
+                    std::vector<Face>* faces) const;
+  void align_faces(const ImageInput& image, std::vector<Face>* faces, std::vector<ImageInput>* aligned) const;
+  size_t detector_output_floats() const;  // 0 without a detector
+  int detector_max_batch() const;         // photos per detector pass; 0 without a detector
 
   bool has_detector() const;
   // The detector's input tensor of one image (NCHW, detector_input_size()^2
