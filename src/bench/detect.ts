@@ -53,7 +53,10 @@ async function eachPhoto(photos: RawImage[], concurrency: number, fn: (p: RawIma
   let next = 0;
   let total = 0;
   await Promise.all(Array.from({ length: Math.min(concurrency, photos.length) }, async () => {
-    while (next < photos.length) total += await fn(photos[next++]!);
+    while (next < photos.length) {
+      const faces = await fn(photos[next++]!);  // awaited first: `total += await` would add to a stale total
+      total += faces;
+    }
   }));
   return total;
 }
