@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cmath>
 #include <string>
-#include <thread>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -234,16 +233,12 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(const mfn_plan& plan, const mfn_backend_config& config, Status* status) {
-  int threads = config.threads;
-  if (threads > kMaxThreads) {
-    if (status) {
-      *status = Status(Code::invalid_argument, "threads must be between 0 and " + std::to_string(kMaxThreads));
-    }
+  int threads = 0;
+  Status resolved = cpu::resolve_threads(config.threads, &threads);
+  if (!resolved.is_ok()) {
+    if (status) *status = resolved;
     return nullptr;
   }
-  // 0: all cores, at most kMaxThreads (include/mfn/engine.h).
-  if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
-  threads = std::min(std::max(threads, 1), kMaxThreads);
   const int max_batch = std::max(config.max_batch, 1);
   std::unique_ptr<CpuBackend> backend(new CpuBackend(threads, max_batch));
   Status s = backend->init(plan);

@@ -1,7 +1,21 @@
 #include "cpu/thread_pool.h"
 
+#include <algorithm>
+#include <string>
+
+#include "mfn/engine.h"
+
 namespace mfn {
 namespace cpu {
+
+Status resolve_threads(int requested, int* resolved) {
+  if (requested < 0 || requested > kMaxThreads) {
+    return Status(Code::invalid_argument, "threads must be between 0 and " + std::to_string(kMaxThreads));
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  *resolved = requested > 0 ? requested : std::min(cores, kMaxThreads);
+  return Status::ok();
+}
 
 namespace {
 // Pause iterations (tens of microseconds) before a waiting thread starts

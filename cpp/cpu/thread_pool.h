@@ -10,8 +10,15 @@
 #include <thread>
 #include <vector>
 
+#include "mfn/status.h"
+
 namespace mfn {
 namespace cpu {
+
+// The one threads rule of the engine (kMaxThreads in mfn/engine.h), for
+// every pool it makes (CPU backend, gallery): 0 = all cores, at most
+// kMaxThreads; 1..kMaxThreads as given; anything else invalid_argument.
+Status resolve_threads(int requested, int* resolved);
 
 class ThreadPool {
  public:

@@ -9,7 +9,6 @@
 #include <mutex>
 #include <new>
 #include <string>
-#include <thread>
 
 #include "cpu/thread_pool.h"
 #include "mfn/engine.h"
@@ -43,16 +42,6 @@ struct Gallery::Impl {
 
 namespace {
 
-Status check_threads(int threads, int* resolved) {
-  // The one threads rule of the engine (mfn/engine.h): 0 = all cores, at most kMaxThreads.
-  if (threads < 0 || threads > kMaxThreads) {
-    return Status(Code::invalid_argument, "threads must be between 0 and " + std::to_string(kMaxThreads));
-  }
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  *resolved = threads > 0 ? threads : std::min(cores, kMaxThreads);
-  return Status::ok();
-}
-
 // A view of another gallery would be scanned with the wrong row size.
 Status check_view(const GalleryView& view, size_t row_bytes) {
   if (!view || (!view->blocks.empty() && view->blocks[0]->row_bytes != row_bytes)) {
@@ -72,7 +61,7 @@ Status Gallery::create(const GalleryOptions& options, std::unique_ptr<Gallery>* 
                   "dimensions must be between 1 and " + std::to_string(kMaxGalleryDimensions));
   }
   int threads = 0;
-  MFN_RETURN_IF_ERROR(check_threads(options.threads, &threads));
+  MFN_RETURN_IF_ERROR(cpu::resolve_threads(options.threads, &threads));
   std::unique_ptr<Gallery> g(new Gallery());
   g->impl_->dims = options.dimensions;
   g->impl_->precision = options.precision;
@@ -85,7 +74,7 @@ Status Gallery::create(const GalleryOptions& options, std::unique_ptr<Gallery>* 
 
 Status Gallery::load(const std::string& path, int threads, std::unique_ptr<Gallery>* out) {
   int resolved = 0;
-  MFN_RETURN_IF_ERROR(check_threads(threads, &resolved));
+  MFN_RETURN_IF_ERROR(cpu::resolve_threads(threads, &resolved));
   GalleryOptions options;
   std::unique_ptr<gallery::Store> store;
   try {
