@@ -128,12 +128,7 @@ Status Engine::create(const EngineOptions& options, std::unique_ptr<Engine>* out
 Status Engine::Impl::to_mfn_image(const ImageInput& input, mfn_image* image) const {
   MFN_RETURN_IF_ERROR(validate_image(input));
   const mfn_tensor_desc& in = model->plan.tensors[0];
-  image->data = input.data;
-  image->width = input.width;
-  image->height = input.height;
-  image->channels = input.channels;
-  image->order = input.order;
-  image->row_stride = input.row_stride ? input.row_stride : static_cast<size_t>(input.width) * input.channels;
+  *image = image_view(input);
   if (input.landmarks) {
     MFN_RETURN_IF_ERROR(alignment_transform(input.landmarks, in.w, in.h, image->transform));
     image->border = MFN_BORDER_ZERO;

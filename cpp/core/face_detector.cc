@@ -71,8 +71,7 @@ Status FaceDetector::create(const std::string& onnx_path, const std::string& man
 void FaceDetector::prepare(const ImageInput& image, std::vector<uint8_t>* shrunk, mfn_image* prepared) const {
   const Letterbox box = letterbox(image.width, image.height, size_);
   const int factor = shrink_factor(box);
-  prepared->border = MFN_BORDER_ZERO;
-  prepared->order = image.order;
+  *prepared = image_view(image);
   if (factor > 1) {
     int w = 0, h = 0;
     *shrunk = shrink_image(image, factor, &w, &h);
@@ -81,13 +80,8 @@ void FaceDetector::prepare(const ImageInput& image, std::vector<uint8_t>* shrunk
     prepared->height = h;
     prepared->channels = 3;
     prepared->row_stride = static_cast<size_t>(w) * 3;
-  } else {
-    prepared->data = image.data;
-    prepared->width = image.width;
-    prepared->height = image.height;
-    prepared->channels = image.channels;
-    prepared->row_stride = image.row_stride ? image.row_stride : static_cast<size_t>(image.width) * image.channels;
   }
+  prepared->border = MFN_BORDER_ZERO;
   letterbox_transform(box, factor, prepared->transform);
 }
 

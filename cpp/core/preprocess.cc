@@ -230,6 +230,17 @@ Status validate_image(const ImageInput& image) {
   return Status::ok();
 }
 
+mfn_image image_view(const ImageInput& image) {
+  mfn_image view{};
+  view.data = image.data;
+  view.width = image.width;
+  view.height = image.height;
+  view.channels = image.channels;
+  view.order = image.order;
+  view.row_stride = image.row_stride ? image.row_stride : static_cast<size_t>(image.width) * image.channels;
+  return view;
+}
+
 void resize_transform(int src_w, int src_h, int dst_w, int dst_h, float t[6]) {
   const double sx = static_cast<double>(src_w) / dst_w;
   const double sy = static_cast<double>(src_h) / dst_h;

@@ -15,6 +15,11 @@ namespace mfn {
 // MFN_INVALID_DIMENSIONS (0 or > 16384 sides), MFN_INVALID_CHANNELS (not 3/4).
 Status validate_image(const ImageInput& image);
 
+// The mfn_image a backend reads for a checked caller image: its pixels,
+// sides, channels, order and row stride (0 resolved); transform and border
+// left for the caller to set.
+mfn_image image_view(const ImageInput& image);
+
 // The resize transform: dst (out_w x out_h) -> src (w x h), pixel centres
 // aligned (src = (dst + 0.5) * src_size / dst_size - 0.5), border clamp.
 // The identity when the sizes match.
