@@ -40,9 +40,10 @@ struct Model {
 // -> MFN_MODEL_INVALID.
 Status lower_model(const OnnxModel& onnx, const Manifest& manifest, Model* out);
 
-// read_manifest + read_onnx_file + lower_model, and the model file checked
+// read_manifest, the model file read whole (read_regular_file) and checked
 // against the manifest's sha256 when it gives one (mismatch ->
-// MFN_MODEL_INVALID). Paths must name regular files (see model_file.h).
+// MFN_MODEL_INVALID), read_onnx, lower_model. Paths must name regular files
+// (see model_file.h).
 Status load_model(const std::string& onnx_path, const std::string& manifest_path, Model* out);
 
 }  // namespace mfn
