@@ -32,6 +32,8 @@ Napi::Function EngineWrap::define_class(Napi::Env env) {
                          InstanceMethod<&EngineWrap::dispose>("dispose"),
                          InstanceAccessor<&EngineWrap::backend>("backend"),
                          InstanceAccessor<&EngineWrap::fallback_reason>("fallbackReason"),
+                         InstanceAccessor<&EngineWrap::detector_backend>("detectorBackend"),
+                         InstanceAccessor<&EngineWrap::detector_fallback_reason>("detectorFallbackReason"),
                          InstanceAccessor<&EngineWrap::dimensions>("dimensions"),
                          InstanceAccessor<&EngineWrap::input_shape>("inputShape"),
                          InstanceAccessor<&EngineWrap::max_batch>("maxBatch"),
@@ -55,6 +57,8 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   engine_ = std::move(created.engine);
   backend_ = engine_->backend_name();
   fallback_reason_ = engine_->fallback_reason();
+  detector_backend_ = engine_->detector_backend_name();
+  detector_fallback_reason_ = engine_->detector_fallback_reason();
   dimensions_ = engine_->dimensions();
   input_c_ = engine_->input_channels();
   input_h_ = engine_->input_height();
@@ -230,6 +234,14 @@ Napi::Value EngineWrap::backend(const Napi::CallbackInfo& info) {
 
 Napi::Value EngineWrap::fallback_reason(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), fallback_reason_);
+}
+
+Napi::Value EngineWrap::detector_backend(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), detector_backend_);
+}
+
+Napi::Value EngineWrap::detector_fallback_reason(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), detector_fallback_reason_);
 }
 
 Napi::Value EngineWrap::dimensions(const Napi::CallbackInfo& info) {

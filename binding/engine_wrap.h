@@ -76,6 +76,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value dispose(const Napi::CallbackInfo& info);
   Napi::Value backend(const Napi::CallbackInfo& info);
   Napi::Value fallback_reason(const Napi::CallbackInfo& info);
+  Napi::Value detector_backend(const Napi::CallbackInfo& info);
+  Napi::Value detector_fallback_reason(const Napi::CallbackInfo& info);
   Napi::Value dimensions(const Napi::CallbackInfo& info);
   Napi::Value input_shape(const Napi::CallbackInfo& info);
   Napi::Value max_batch(const Napi::CallbackInfo& info);
@@ -103,6 +105,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   // Copied at creation so that they stay readable after dispose().
   std::string backend_;
   std::string fallback_reason_;
+  std::string detector_backend_;          // "" without a detector
+  std::string detector_fallback_reason_;
   int dimensions_ = 0;
   int input_c_ = 0, input_h_ = 0, input_w_ = 0;
   int max_batch_ = 0;

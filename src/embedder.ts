@@ -123,6 +123,10 @@ export interface Embedder {
   readonly backend: BackendName;
   /** Why the backend is not CUDA (GPU, driver or plugin missing); null when nothing fell back. */
   readonly fallbackReason: string | null;
+  /** The backend that runs the face detector; null when created with `detector: false`. */
+  readonly detectorBackend: BackendName | null;
+  /** Why the detector is not on CUDA although the embeddings are; null otherwise. */
+  readonly detectorFallbackReason: string | null;
   /** Length of an embedding (512 for MobileFaceNet). */
   readonly dimensions: number;
   /** Default flip setting of embed/embedBatch/verify. */
@@ -217,6 +221,8 @@ function cosine(a: Float32Array, b: Float32Array): number {
 class EmbedderImpl implements Embedder {
   readonly backend: BackendName;
   readonly fallbackReason: string | null;
+  readonly detectorBackend: BackendName | null;
+  readonly detectorFallbackReason: string | null;
   readonly dimensions: number;
   readonly flip: boolean;
   readonly #native: NativeEngine;
@@ -230,6 +236,8 @@ class EmbedderImpl implements Embedder {
     this.#native = native;
     this.backend = native.backend;
     this.fallbackReason = native.fallbackReason === "" ? null : native.fallbackReason;
+    this.detectorBackend = native.detectorBackend === "" ? null : native.detectorBackend;
+    this.detectorFallbackReason = native.detectorFallbackReason === "" ? null : native.detectorFallbackReason;
     this.dimensions = native.dimensions;
     this.flip = flip;
     const [c, h, w] = native.inputShape;

@@ -95,6 +95,8 @@ export interface NativeTimings {
 export interface NativeEngine {
   readonly backend: NativeBackendName;
   readonly fallbackReason: string;        // "" when nothing fell back
+  readonly detectorBackend: NativeBackendName | "";  // "" without a detector
+  readonly detectorFallbackReason: string;           // "" when the detector runs where the embeddings do
   readonly dimensions: number;
   readonly inputShape: [channels: number, height: number, width: number];
   readonly maxBatch: number;

@@ -160,6 +160,9 @@ describe.skipIf(!hasLfw)("face detection", () => {
 
   it("without a detector, detect and embedFaces reject with MFN_MODEL_UNSUPPORTED", async () => {
     const plain = await createEmbedder({ backend: "cpu", threads: 1, detector: false });
+    expect(plain.detectorBackend).toBeNull();
+    expect(mfn.detectorBackend).toBe("cpu");
+    expect(mfn.detectorFallbackReason).toBeNull();  // the embeddings are on the CPU too
     try {
       expect(await codeOf(plain.detect(readImage(names[0]!)))).toBe("MFN_MODEL_UNSUPPORTED");
       expect(await codeOf(plain.embedFaces(readImage(names[0]!)))).toBe("MFN_MODEL_UNSUPPORTED");

@@ -255,6 +255,10 @@ Status Engine::detector_outputs(const ImageInput& image, std::vector<float>* out
 }
 
 const std::string& Engine::backend_name() const { return impl_->backend_name; }
+std::string Engine::detector_backend_name() const { return impl_->detector ? impl_->detector->backend_name() : ""; }
+std::string Engine::detector_fallback_reason() const {
+  return impl_->detector ? impl_->detector->fallback_reason() : "";
+}
 const std::string& Engine::fallback_reason() const { return impl_->fallback_reason; }
 int Engine::dimensions() const { return impl_->model->plan.embedding_size; }
 int Engine::input_channels() const { return impl_->model->plan.tensors[0].c; }

@@ -41,6 +41,8 @@ class FaceDetector {
   int input_size() const { return size_; }
   size_t output_floats() const { return output_floats_; }
   int max_batch() const { return backend_->max_batch(); }
+  const char* backend_name() const { return backend_->name(); }
+  const std::string& fallback_reason() const { return fallback_reason_; }
 
   // IoU above which weighted suppression merges two detections.
   static constexpr float kIouThreshold = 0.3f;
@@ -63,6 +65,7 @@ class FaceDetector {
   std::unique_ptr<Backend> backend_;
   std::vector<Level> levels_;
   size_t output_floats_ = 0;
+  std::string fallback_reason_;  // why not CUDA, when it was asked for
   int size_ = 0;
   float align_points_[8] = {};
 };

@@ -129,6 +129,11 @@ class Engine {
 
   const std::string& backend_name() const;
   const std::string& fallback_reason() const;  // why not CUDA; empty if none
+  // The detector's backend ("" without a detector): CUDA when the
+  // embeddings run there and the plugin takes the detector, else the CPU,
+  // and then why not CUDA (empty when the embeddings are on the CPU too).
+  std::string detector_backend_name() const;
+  std::string detector_fallback_reason() const;
   int dimensions() const;
   int input_channels() const;
   int input_height() const;
