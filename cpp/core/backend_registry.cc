@@ -30,7 +30,13 @@ Status open_plugin(const std::string& path, PluginApi* api) {
     return Status(Code::backend_unavailable,
                   std::string("cannot load the CUDA plugin: ") + (error ? error : path.c_str()));
   }
+  // The version first: a plugin of another version may lack a function of
+  // this one (version 2 had no mfn_backend_infer), and should be told apart.
   auto version = reinterpret_cast<mfn_backend_api_version_fn>(dlsym(handle, "mfn_backend_api_version"));
+  if (version && version() != MFN_BACKEND_API_VERSION) {
+    return Status(Code::backend_unavailable, path + " has backend API version " + std::to_string(version()) +
+                                                 ", this engine needs " + std::to_string(MFN_BACKEND_API_VERSION));
+  }
   api->score = reinterpret_cast<mfn_backend_score_fn>(dlsym(handle, "mfn_backend_score"));
   api->create = reinterpret_cast<mfn_backend_create_fn>(dlsym(handle, "mfn_backend_create"));
   api->embed = reinterpret_cast<mfn_backend_embed_fn>(dlsym(handle, "mfn_backend_embed"));
@@ -39,10 +45,6 @@ Status open_plugin(const std::string& path, PluginApi* api) {
   api->destroy = reinterpret_cast<mfn_backend_destroy_fn>(dlsym(handle, "mfn_backend_destroy"));
   if (!version || !api->score || !api->create || !api->embed || !api->infer || !api->timings || !api->destroy) {
     return Status(Code::backend_unavailable, path + " does not export the mfn backend API");
-  }
-  if (version() != MFN_BACKEND_API_VERSION) {
-    return Status(Code::backend_unavailable, path + " has backend API version " + std::to_string(version()) +
-                                                 ", this engine needs " + std::to_string(MFN_BACKEND_API_VERSION));
   }
   return Status::ok();
 }
