@@ -12,7 +12,8 @@
 # node + sharp + .device/lfw here to make them).
 # Writes under $OUT (default ./device-out): device-check.json (device,
 # driver, CUDA, commit, test results, every benchmark figure), parity*.json
-# (every image's cosine against the CPU) and the logs.
+# (every image's cosine against the CPU, and the face detector's largest
+# raw-output differences from the CPU) and the logs.
 # Besides the shipped configuration it builds the one a functional simulator
 # or debugger needs (MFN_CUDA_GRAPHS=OFF, MFN_CUDA_RUNTIME=Shared,
 # MFN_CUDA_LINEINFO=OFF) and checks on the real GPU what a simulator cannot:
@@ -57,7 +58,9 @@ for key, name in [("parity", "parity.json"), ("parity_unfused", "parity-unfused.
         try:
             p = json.load(open(path))
             summary[key] = {"worst_cosine": p.get("worst_cosine"), "skipped": p.get("skipped"),
-                            "runs": {r["label"]: r["worst_cosine"] for r in p.get("runs", [])}}
+                            "runs": {r["label"]: r["worst_cosine"] for r in p.get("runs", [])},
+                            "detector_max_rel_diff": {r["label"]: r["max_rel_diff"] for r in p.get("detector", [])},
+                            "detector_max_abs_diff": {r["label"]: r["max_abs_diff"] for r in p.get("detector", [])}}
         except ValueError as e:
             summary[key] = {"error": f"unreadable: {e}"}
 json.dump(summary, open(os.path.join(out, "device-check.json"), "w"), indent=2)
@@ -129,7 +132,7 @@ run_test() {  # name, then the command; a CUDA test that skips here is a failure
   elif [ $rc -ne 0 ]; then result=failed; fail "$name failed (rc $rc, see $name.log)"; tail -25 "$OUT/$name.log"
   fi
   log "$name: $result in ${secs}s"
-  grep -E "worst cosine" "$OUT/$name.log" | tail -3 | sed 's/^/    /' || true
+  grep -E "worst cosine|detector: worst" "$OUT/$name.log" | tail -4 | sed 's/^/    /' || true
   tests_json+=("\"$name\": {\"result\": \"$result\", \"rc\": $rc, \"seconds\": $secs}")
 }
 log "CUDA tests first"

@@ -13,6 +13,7 @@ struct PluginApi {
   mfn_backend_score_fn score = nullptr;
   mfn_backend_create_fn create = nullptr;
   mfn_backend_embed_fn embed = nullptr;
+  mfn_backend_infer_fn infer = nullptr;
   mfn_backend_timings_fn timings = nullptr;
   mfn_backend_destroy_fn destroy = nullptr;
 };
@@ -29,18 +30,21 @@ Status open_plugin(const std::string& path, PluginApi* api) {
     return Status(Code::backend_unavailable,
                   std::string("cannot load the CUDA plugin: ") + (error ? error : path.c_str()));
   }
+  // The version first: a plugin of another version may lack a function of
+  // this one (version 2 had no mfn_backend_infer), and should be told apart.
   auto version = reinterpret_cast<mfn_backend_api_version_fn>(dlsym(handle, "mfn_backend_api_version"));
+  if (version && version() != MFN_BACKEND_API_VERSION) {
+    return Status(Code::backend_unavailable, path + " has backend API version " + std::to_string(version()) +
+                                                 ", this engine needs " + std::to_string(MFN_BACKEND_API_VERSION));
+  }
   api->score = reinterpret_cast<mfn_backend_score_fn>(dlsym(handle, "mfn_backend_score"));
   api->create = reinterpret_cast<mfn_backend_create_fn>(dlsym(handle, "mfn_backend_create"));
   api->embed = reinterpret_cast<mfn_backend_embed_fn>(dlsym(handle, "mfn_backend_embed"));
+  api->infer = reinterpret_cast<mfn_backend_infer_fn>(dlsym(handle, "mfn_backend_infer"));
   api->timings = reinterpret_cast<mfn_backend_timings_fn>(dlsym(handle, "mfn_backend_timings"));
   api->destroy = reinterpret_cast<mfn_backend_destroy_fn>(dlsym(handle, "mfn_backend_destroy"));
-  if (!version || !api->score || !api->create || !api->embed || !api->timings || !api->destroy) {
+  if (!version || !api->score || !api->create || !api->embed || !api->infer || !api->timings || !api->destroy) {
     return Status(Code::backend_unavailable, path + " does not export the mfn backend API");
-  }
-  if (version() != MFN_BACKEND_API_VERSION) {
-    return Status(Code::backend_unavailable, path + " has backend API version " + std::to_string(version()) +
-                                                 ", this engine needs " + std::to_string(MFN_BACKEND_API_VERSION));
   }
   return Status::ok();
 }
@@ -58,9 +62,12 @@ class PluginBackend final : public Backend {
 
   Status embed(const mfn_image* images, size_t n, bool flip, float* out) override {
     char error[512] = {0};
-    const int32_t code = api_.embed(handle_, images, n, flip ? 1 : 0, out, error, sizeof(error));
-    if (code == MFN_OK) return Status::ok();
-    return Status(static_cast<Code>(code), error[0] ? error : "CUDA backend failed");
+    return status_of(api_.embed(handle_, images, n, flip ? 1 : 0, out, error, sizeof(error)), error);
+  }
+
+  Status infer(const mfn_image* images, size_t n, float* out) override {
+    char error[512] = {0};
+    return status_of(api_.infer(handle_, images, n, out, error, sizeof(error)), error);
   }
 
   mfn_stage_times last_timings() const override {
@@ -70,6 +77,11 @@ class PluginBackend final : public Backend {
   }
 
  private:
+  static Status status_of(int32_t code, const char* error) {
+    if (code == MFN_OK) return Status::ok();
+    return Status(static_cast<Code>(code), error[0] ? error : "CUDA backend failed");
+  }
+
   PluginApi api_;
   void* handle_;
   int max_batch_;

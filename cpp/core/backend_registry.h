@@ -11,7 +11,8 @@
 namespace mfn {
 
 // dlopens <plugin_dir>/libmfn_cuda.so, checks its API version and its score
-// for config.device, and creates a backend for the plan. Any reason the GPU
+// for config.device, and creates a backend for the plan (an embedding
+// network, or one with raw outputs such as the detector: Backend::infer). Any reason the GPU
 // cannot be used (no plugin, no driver, no device, too old, out of memory)
 // -> Code::backend_unavailable with that reason as the message; a failure
 // while creating on a usable device keeps the plugin's code.

@@ -26,6 +26,30 @@ void write_message(char* buffer, size_t size, const std::string& message) {
   buffer[n] = '\0';
 }
 
+// embed and infer: runs `call` on the handle's executor and turns its Error,
+// or anything it throws, into an mfn_code plus the message in `err`.
+template <typename Call>
+int32_t run_call(void* handle, char* err, size_t err_size, Call call) {
+  try {
+    if (!handle) {
+      write_message(err, err_size, "null CUDA backend handle");
+      return MFN_E_INVALID_ARGUMENT;
+    }
+    const mfn_cuda::Error e = call(static_cast<mfn_cuda::Executor*>(handle));
+    write_message(err, err_size, e.message);
+    return e.code;
+  } catch (const std::bad_alloc&) {
+    write_message(err, err_size, "out of host memory in the CUDA backend");
+    return MFN_E_OUT_OF_MEMORY;
+  } catch (const std::exception& ex) {
+    write_message(err, err_size, std::string("internal error in the CUDA backend: ") + ex.what());
+    return MFN_E_INTERNAL;
+  } catch (...) {
+    write_message(err, err_size, "internal error in the CUDA backend");
+    return MFN_E_INTERNAL;
+  }
+}
+
 }  // namespace
 
 MFN_EXPORT int32_t mfn_backend_api_version(void) { return MFN_BACKEND_API_VERSION; }
@@ -83,24 +107,13 @@ MFN_EXPORT void* mfn_backend_create(const mfn_plan* plan, const mfn_backend_conf
 
 MFN_EXPORT int32_t mfn_backend_embed(void* handle, const mfn_image* images, size_t n, int32_t flip, float* out,
                                      char* err, size_t err_size) {
-  try {
-    if (!handle) {
-      write_message(err, err_size, "null CUDA backend handle");
-      return MFN_E_INVALID_ARGUMENT;
-    }
-    const mfn_cuda::Error e = static_cast<mfn_cuda::Executor*>(handle)->embed(images, n, flip != 0, out);
-    write_message(err, err_size, e.message);
-    return e.code;
-  } catch (const std::bad_alloc&) {
-    write_message(err, err_size, "out of host memory in the CUDA backend");
-    return MFN_E_OUT_OF_MEMORY;
-  } catch (const std::exception& ex) {
-    write_message(err, err_size, std::string("internal error in the CUDA backend: ") + ex.what());
-    return MFN_E_INTERNAL;
-  } catch (...) {
-    write_message(err, err_size, "internal error in the CUDA backend");
-    return MFN_E_INTERNAL;
-  }
+  return run_call(handle, err, err_size,
+                  [&](mfn_cuda::Executor* executor) { return executor->embed(images, n, flip != 0, out); });
+}
+
+MFN_EXPORT int32_t mfn_backend_infer(void* handle, const mfn_image* images, size_t n, float* out, char* err,
+                                     size_t err_size) {
+  return run_call(handle, err, err_size, [&](mfn_cuda::Executor* executor) { return executor->infer(images, n, out); });
 }
 
 MFN_EXPORT void mfn_backend_timings(void* handle, mfn_stage_times* times) {

@@ -128,5 +128,28 @@ __device__ __forceinline__ float epilogue1(float acc, float bias, const float* _
 
 __host__ __device__ constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
+// The work item of this thread in a direct NHWC kernel whose blocks of
+// `threads` cover batch x out_h x out_w x groups items: image n, output
+// pixel (oy, ox), channel group `group`; index is the item's number, also
+// the output's offset in groups. Consecutive threads take consecutive
+// channel groups of the same pixel, so a warp reads whole pixels. False for
+// a thread past the last item.
+struct PixelGroup {
+  long long index;
+  int n, oy, ox, group;
+};
+__device__ __forceinline__ bool pixel_group(int threads, int batch, int out_h, int out_w, int groups, PixelGroup* at) {
+  const long long total = static_cast<long long>(batch) * out_h * out_w * groups;
+  at->index = static_cast<long long>(blockIdx.x) * threads + threadIdx.x;
+  if (at->index >= total) return false;
+  at->group = static_cast<int>(at->index % groups);
+  long long pixel = at->index / groups;
+  at->ox = static_cast<int>(pixel % out_w);
+  pixel /= out_w;
+  at->oy = static_cast<int>(pixel % out_h);
+  at->n = static_cast<int>(pixel / out_h);
+  return true;
+}
+
 }  // namespace mfn_cuda
 #endif  // __CUDACC__

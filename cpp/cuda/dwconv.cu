@@ -7,25 +7,17 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Consecutive threads take consecutive channel groups of the same pixel, so
-// a warp reads whole pixels (coalesced) and neighbouring warps share taps
-// through L1.
+// One thread per 8 channels of one output pixel (pixel_group: a warp reads
+// whole pixels, coalesced); neighbouring warps share taps through L1.
 __global__ void __launch_bounds__(kThreads) dwconv_kernel(const DwconvParams p) {
   const DwGeometry& g = p.g;
-  const int groups = g.c / kVec;
-  const long long total = static_cast<long long>(p.batch) * g.out_h * g.out_w * groups;
-  const long long index = static_cast<long long>(blockIdx.x) * kThreads + threadIdx.x;
-  if (index >= total) return;
-  const int c0 = static_cast<int>(index % groups) * kVec;
-  long long pixel = index / groups;
-  const int ox = static_cast<int>(pixel % g.out_w);
-  pixel /= g.out_w;
-  const int oy = static_cast<int>(pixel % g.out_h);
-  const int n = static_cast<int>(pixel / g.out_h);
+  PixelGroup at;
+  if (!pixel_group(kThreads, p.batch, g.out_h, g.out_w, g.c / kVec, &at)) return;
+  const int c0 = at.group * kVec;
 
   float acc[kVec] = {0, 0, 0, 0, 0, 0, 0, 0};
-  depthwise8(p.x, p.w, g, n, oy, ox, c0, acc);
-  const size_t out = static_cast<size_t>(index) * kVec;  // NHWC: pixel-major, channel groups inside
+  depthwise8(p.x, p.w, g, at.n, at.oy, at.ox, c0, acc);
+  const size_t out = static_cast<size_t>(at.index) * kVec;  // NHWC: pixel-major, channel groups inside
   epilogue8(acc, p.bias + c0, p.slope ? p.slope + c0 : nullptr, p.residual ? p.residual + out : nullptr,
             p.residual_after_act, p.y + out);
 }

@@ -9,7 +9,9 @@
 #include "cuda/conv1x1.cuh"
 #include "cuda/conv_generic.cuh"
 #include "cuda/dwconv.cuh"
+#include "cuda/maxpool.cuh"
 #include "cuda/postprocess.cuh"
+#include "cuda/raw_output.cuh"
 #include "cuda/stem_conv.cuh"
 #include "cuda/staging.h"
 
@@ -86,7 +88,8 @@ Error Executor::init(const mfn_plan& plan, const mfn_backend_config& config) {
   // kernel is suspected, and a benchmark baseline.
   const char* fuse = std::getenv("MFN_CUDA_FUSE");
   const bool fuse_depthwise = !(fuse && std::strcmp(fuse, "0") == 0);
-  MFN_CUDA_RETURN_IF_ERROR(build_plan(plan, 2 * max_batch_, &net_, fuse_depthwise));
+  passes_per_image_ = plan.num_outputs != 0 ? 1 : 2;  // raw outputs are never mirrored
+  MFN_CUDA_RETURN_IF_ERROR(build_plan(plan, passes_per_image_ * max_batch_, &net_, fuse_depthwise));
   input_h_ = net_.tensors[0].h;
   input_w_ = net_.tensors[0].w;
 
@@ -98,14 +101,14 @@ Error Executor::init(const mfn_plan& plan, const mfn_backend_config& config) {
                             cudaMemcpyHostToDevice));
   MFN_CUDA_CHECK(cudaMemcpy(params_dev_, net_.params_fp32.data(), net_.params_fp32.size() * sizeof(float),
                             cudaMemcpyHostToDevice));
-  const size_t passes = 2 * static_cast<size_t>(max_batch_);
+  const size_t passes = static_cast<size_t>(passes_per_image_) * max_batch_;
   for (size_t elements : net_.buffer_elements) {
     void* buffer = nullptr;
     const cudaError_t err = cudaMalloc(&buffer, elements * passes * sizeof(__half));
     if (err != cudaSuccess) {
       Error e = cuda_error(err, "cudaMalloc(activations)", __FILE__, __LINE__);
       e.message += " (" + std::to_string(net_.activation_bytes(passes) >> 20) + " MiB of activations for max_batch " +
-                   std::to_string(max_batch_) + " with flip; lower max_batch)";
+                   std::to_string(max_batch_) + (passes_per_image_ == 2 ? " with flip" : "") + "; lower max_batch)";
       return e;
     }
     buffers_.push_back(buffer);
@@ -120,7 +123,7 @@ Error Executor::init_slot(Slot* slot) {
     MFN_CUDA_CHECK(cudaEventCreate(ev));
   }
   const size_t descs = static_cast<size_t>(max_batch_) * sizeof(ImageDesc);
-  const size_t outs = static_cast<size_t>(max_batch_) * net_.embedding_size * sizeof(float);
+  const size_t outs = static_cast<size_t>(max_batch_) * net_.output_floats * sizeof(float);
   MFN_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&slot->descs_host), descs, cudaHostAllocDefault));
   MFN_CUDA_CHECK(cudaMalloc(&slot->descs_dev, descs));
   MFN_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&slot->out_host), outs, cudaHostAllocDefault));
@@ -174,7 +177,6 @@ Error Executor::reserve_pixels(Slot* slot, size_t bytes) {
 Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
   const cudaStream_t s = slot.stream;
   const int passes = bucket * (flip ? 2 : 1);
-  const auto act = [&](int tensor) { return static_cast<__half*>(buffers_[net_.tensors[tensor].buffer]); };
   const __half* wh = reinterpret_cast<const __half*>(weights_dev_);
 
   PreprocessParams pre{};
@@ -261,16 +263,48 @@ Error Executor::enqueue_network(const Slot& slot, int bucket, bool flip) const {
         MFN_CUDA_CHECK(launch_conv_generic(p, s));
         break;
       }
+      case KernelKind::maxpool: {
+        MaxpoolParams p{};
+        p.x = act(st.input);
+        p.y = act(st.output);
+        p.batch = passes;
+        p.g = PoolGeometry{st.in_c,     st.in_h,     st.in_w,     st.out_h,   st.out_w,
+                           st.kernel_h, st.kernel_w, st.stride_h, st.stride_w, st.pad_top, st.pad_left};
+        MFN_CUDA_CHECK(launch_maxpool(p, s));
+        break;
+      }
     }
   }
+  return enqueue_outputs(slot, bucket, flip);
+}
 
-  PostprocessParams post{};
-  post.embeddings = act(net_.output);
-  post.out = slot.out_dev;
-  post.count = bucket;
-  post.size = net_.embedding_size;
-  post.flip = flip;
-  MFN_CUDA_CHECK(launch_postprocess(post, s));
+// The last kernels of a pass, into the slot's copy-out buffer: the
+// embeddings' pair sum and L2 norm, or each raw output converted to FP32 at
+// its place among an image's outputs.
+Error Executor::enqueue_outputs(const Slot& slot, int bucket, bool flip) const {
+  const cudaStream_t s = slot.stream;
+  if (!net_.raw()) {
+    PostprocessParams post{};
+    post.embeddings = act(net_.output);
+    post.out = slot.out_dev;
+    post.count = bucket;
+    post.size = net_.embedding_size;
+    post.flip = flip;
+    MFN_CUDA_CHECK(launch_postprocess(post, s));
+    return Error::none();
+  }
+  size_t offset = 0;
+  for (int t : net_.outputs) {
+    RawOutputParams p{};
+    p.x = act(t);
+    p.out = slot.out_dev;
+    p.count = bucket;
+    p.elements = net_.tensors[t].elements;
+    p.stride = net_.output_floats;
+    p.offset = offset;
+    MFN_CUDA_CHECK(launch_raw_output(p, s));
+    offset += p.elements;
+  }
   return Error::none();
 }
 
@@ -324,13 +358,16 @@ Error Executor::submit(Slot* slot, const Slot& previous, const mfn_image* images
 #endif
   const auto started = std::chrono::steady_clock::now();
 
-  size_t total = 0;
-  for (size_t i = 0; i < count; ++i) total += rect_bytes(rects[i], images[i].channels);
+  // Each region of caller pixels once (several faces of one photo share
+  // theirs), then every image's descriptor pointing into its region.
+  const StagingPlan staging = plan_staging(images, rects, count);
+  const size_t total = staging.bytes;
   MFN_CUDA_RETURN_IF_ERROR(reserve_pixels(slot, total));
+  std::vector<size_t> region_offset(staging.regions.size());
   size_t offset = 0;
-  for (size_t i = 0; i < count; ++i) {
-    const mfn_image& im = images[i];
-    const Rect& r = rects[i];
+  for (size_t k = 0; k < staging.regions.size(); ++k) {
+    const mfn_image& im = images[staging.regions[k].image];
+    const Rect& r = staging.regions[k].rect;
     const size_t row_bytes = static_cast<size_t>(r.w) * im.channels;
     const uint8_t* src = im.data + static_cast<size_t>(r.y0) * im.row_stride + static_cast<size_t>(r.x0) * im.channels;
     uint8_t* dst = slot->pixels_host + offset;
@@ -339,14 +376,19 @@ Error Executor::submit(Slot* slot, const Slot& previous, const mfn_image* images
     } else {
       for (int y = 0; y < r.h; ++y) std::memcpy(dst + y * row_bytes, src + y * im.row_stride, row_bytes);
     }
+    region_offset[k] = offset;
+    offset += row_bytes * r.h;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const mfn_image& im = images[i];
+    const Rect& r = staging.regions[staging.region_of[i]].rect;
     ImageDesc& d = slot->descs_host[i];
-    d.pixels = slot->pixels_dev + offset;
-    d.row_stride = static_cast<int64_t>(row_bytes);
+    d.pixels = slot->pixels_dev + region_offset[staging.region_of[i]];
+    d.row_stride = static_cast<int64_t>(r.w) * im.channels;
     d.x0 = r.x0, d.y0 = r.y0, d.sub_w = r.w, d.sub_h = r.h;
     d.width = im.width, d.height = im.height;
     d.channels = im.channels, d.order = im.order, d.border = im.border;
     std::memcpy(d.transform, im.transform, sizeof(d.transform));
-    offset += row_bytes * r.h;
   }
   for (int i = static_cast<int>(count); i < bucket; ++i) {
     slot->descs_host[i] = ImageDesc{};  // padding: the preprocess writes zeros
@@ -366,7 +408,7 @@ Error Executor::submit(Slot* slot, const Slot& previous, const mfn_image* images
   MFN_CUDA_RETURN_IF_ERROR(enqueue_network(*slot, bucket, flip));
 #endif
   MFN_CUDA_CHECK(cudaEventRecord(slot->compute_done, s));
-  MFN_CUDA_CHECK(cudaMemcpyAsync(slot->out_host, slot->out_dev, count * net_.embedding_size * sizeof(float),
+  MFN_CUDA_CHECK(cudaMemcpyAsync(slot->out_host, slot->out_dev, count * net_.output_floats * sizeof(float),
                                  cudaMemcpyDeviceToHost, s));
   MFN_CUDA_CHECK(cudaEventRecord(slot->end, s));
   slot->busy = true;
@@ -376,7 +418,7 @@ Error Executor::submit(Slot* slot, const Slot& previous, const mfn_image* images
 }
 
 // Waits for the slot's chunk, accounts its stage times and copies its
-// embeddings to the caller.
+// embeddings (or raw outputs) to the caller.
 Error Executor::finish(Slot* slot) {
   if (!slot->busy) return Error::none();
   slot->busy = false;
@@ -384,7 +426,7 @@ Error Executor::finish(Slot* slot) {
   timings_.host_to_device_ms += elapsed_ms(slot->begin, slot->h2d_done);
   timings_.compute_ms += elapsed_ms(slot->compute_begin, slot->compute_done);
   timings_.device_to_host_ms += elapsed_ms(slot->compute_done, slot->end);
-  std::memcpy(slot->dest, slot->out_host, slot->count * net_.embedding_size * sizeof(float));
+  std::memcpy(slot->dest, slot->out_host, slot->count * net_.output_floats * sizeof(float));
   return Error::none();
 }
 
@@ -414,6 +456,23 @@ Error Executor::fail(Error error) {
 }
 
 Error Executor::embed(const mfn_image* images, size_t n, bool flip, float* out) {
+  if (net_.raw()) {
+    timings_ = mfn_stage_times{};
+    return make_error(MFN_E_INVALID_ARGUMENT, "this network has raw outputs; use infer()");
+  }
+  return run(images, n, flip, out);
+}
+
+Error Executor::infer(const mfn_image* images, size_t n, float* out) {
+  if (!net_.raw()) {
+    timings_ = mfn_stage_times{};
+    return make_error(MFN_E_INVALID_ARGUMENT, "this network computes embeddings; use embed()");
+  }
+  return run(images, n, false, out);
+}
+
+// embed and infer: checks, then the chunks over the two slots.
+Error Executor::run(const mfn_image* images, size_t n, bool flip, float* out) {
   timings_ = mfn_stage_times{};
   if (!broken_.empty()) {
     return make_error(MFN_E_CUDA_ERROR, "the CUDA context failed earlier (" + broken_ + "); restart the process to use the GPU again");
@@ -438,7 +497,7 @@ Error Executor::embed(const mfn_image* images, size_t n, bool flip, float* out) 
     Error e = step.kind == PipelineStep::finish
                   ? finish(slot)
                   : submit(slot, slots_[step.slot ^ 1], images + step.first, rects.data() + step.first, step.count,
-                           flip, out + step.first * net_.embedding_size);
+                           flip, out + step.first * net_.output_floats);
     if (!e.ok()) return fail(std::move(e));
   }
   return Error::none();

@@ -1,5 +1,7 @@
-// Executor: one CUDA backend instance. Owns the device weights, the
-// activation buffers (sized once for max_batch, doubled for flip), two
+// Executor: one CUDA backend instance, for an embedding network (embed) or
+// one with raw outputs such as the detector (infer). Owns the device
+// weights, the activation buffers (sized once for max_batch, doubled for
+// flip in an embedding network), two
 // slots of pinned staging + stream so that staging and copy-in of one chunk
 // overlap the compute of the previous one, and a CUDA graph per (batch
 // bucket, flip, slot). Driven by one thread at a time, not always the same
@@ -14,6 +16,7 @@
 #error "MFN_CUDA_GRAPHS must be defined to 0 or 1 (cpp/cuda/CMakeLists.txt does)"
 #endif
 
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <memory>
@@ -45,9 +48,15 @@ class Executor {
   // max_batch are split into chunks pipelined over the two slots.
   Error embed(const mfn_image* images, size_t n, bool flip, float* out);
 
-  // Stage times of the last embed call: preprocess = host staging (cropping
-  // into pinned memory); compute includes the device-side preprocessing and
-  // postprocessing kernels.
+  // A network with raw outputs: images[0..n) -> out[n * output floats],
+  // each image's output tensors NHWC in plan order, FP32 (mfn_backend_infer).
+  // The same pipeline as embed, without flip; the copy-out kernels replace
+  // the postprocess.
+  Error infer(const mfn_image* images, size_t n, float* out);
+
+  // Stage times of the last embed or infer call: preprocess = host staging
+  // (cropping into pinned memory); compute includes the device-side
+  // preprocessing and postprocessing (or copy-out) kernels.
   mfn_stage_times timings() const { return timings_; }
 
  private:
@@ -59,7 +68,7 @@ class Executor {
     uint8_t* pixels_host = nullptr;     // pinned, write-combined
     uint8_t* pixels_dev = nullptr;
     size_t pixels_capacity = 0;         // bytes, host and device alike
-    float* out_host = nullptr;          // pinned, [max_batch][embedding_size]
+    float* out_host = nullptr;          // pinned, [max_batch][output floats]
     float* out_dev = nullptr;
 #if MFN_CUDA_GRAPHS
     std::vector<std::pair<int, cudaGraphExec_t>> graphs;  // key: bucket * 2 + flip
@@ -74,10 +83,14 @@ class Executor {
   Error init(const mfn_plan& plan, const mfn_backend_config& config);
   Error init_slot(Slot* slot);
   Error enqueue_network(const Slot& slot, int bucket, bool flip) const;
+  // The activation buffer holding `tensor`.
+  __half* act(int tensor) const { return static_cast<__half*>(buffers_[net_.tensors[tensor].buffer]); }
 #if MFN_CUDA_GRAPHS
   Error graph_for(Slot* slot, int bucket, bool flip, cudaGraphExec_t* exec);
 #endif
   Error reserve_pixels(Slot* slot, size_t bytes);
+  Error run(const mfn_image* images, size_t n, bool flip, float* out);
+  Error enqueue_outputs(const Slot& slot, int bucket, bool flip) const;
   Error submit(Slot* slot, const Slot& previous, const mfn_image* images, const Rect* rects, size_t count, bool flip,
                float* out);
   Error finish(Slot* slot);
@@ -86,6 +99,7 @@ class Executor {
   NetPlan net_;
   int device_ = 0;
   int max_batch_ = 0;
+  int passes_per_image_ = 2;          // 2: an embedding network (flip), 1: raw outputs
   int input_h_ = 0, input_w_ = 0;
   uint16_t* weights_dev_ = nullptr;
   float* params_dev_ = nullptr;

@@ -31,11 +31,29 @@ int conv_out_size(int in, int kernel, int stride, int pad_a, int pad_b, int dila
   return (padded - span) / stride + 1;
 }
 
+// What a MaxPool layer must be on top of a layer's common checks (the
+// same as the CPU backend's): geometry only, one window per channel, and
+// every window holding at least one tap inside the input, since padding
+// never wins the max (a pad below the kernel size guarantees that).
+template <typename Invalid>
+Error check_maxpool(const mfn_conv_layer& l, const Invalid& invalid) {
+  if (l.in_c != l.out_c || l.group != l.out_c) return invalid("MaxPool that changes the channel count or is not per channel");
+  if (l.residual >= 0 || l.slope) return invalid("MaxPool with a residual or an activation");
+  if (l.dilation_h != 1 || l.dilation_w != 1) return invalid("MaxPool with dilation");
+  if (l.pad_top >= l.kernel_h || l.pad_bottom >= l.kernel_h || l.pad_left >= l.kernel_w || l.pad_right >= l.kernel_w) {
+    return invalid("MaxPool padding not below the kernel size (a window of padding only)");
+  }
+  return Error::none();
+}
+
 Error check_layer(const mfn_plan& plan, int index, const std::vector<bool>& produced) {
   const mfn_conv_layer& l = plan.layers[index];
   const auto invalid = [&](const std::string& why) {
     return make_error(MFN_E_MODEL_INVALID, layer_label(index) + ": " + why);
   };
+  if (l.op != MFN_OP_CONV && l.op != MFN_OP_MAXPOOL) {
+    return make_error(MFN_E_MODEL_UNSUPPORTED, layer_label(index) + ": unknown op " + std::to_string(l.op));
+  }
   if (l.input < 0 || l.input >= plan.num_tensors || l.output <= 0 || l.output >= plan.num_tensors ||
       l.residual < -1 || l.residual >= plan.num_tensors) {
     return invalid("tensor index out of range");
@@ -66,7 +84,36 @@ Error check_layer(const mfn_plan& plan, int index, const std::vector<bool>& prod
       conv_out_size(l.in_w, l.kernel_w, l.stride_w, l.pad_left, l.pad_right, l.dilation_w) != l.out_w) {
     return invalid("output size does not follow from kernel, stride, padding and dilation");
   }
+  if (l.op == MFN_OP_MAXPOOL) return check_maxpool(l, invalid);
   if (!l.weight || !l.bias) return invalid("missing weights or bias");
+  return Error::none();
+}
+
+// What a run returns: the embedding (c x 1 x 1, num_outputs == 0), or the
+// raw outputs in plan order (at most 16, as the CPU backend takes). Needs
+// net->tensors filled.
+Error take_outputs(const mfn_plan& plan, NetPlan* net) {
+  const auto in_range = [&](int t) { return t > 0 && t < plan.num_tensors; };
+  if (plan.num_outputs == 0) {
+    if (!in_range(plan.output)) return make_error(MFN_E_MODEL_INVALID, "output tensor out of range");
+    const mfn_tensor_desc& o = plan.tensors[plan.output];
+    if (o.h != 1 || o.w != 1 || o.c != plan.embedding_size) {
+      return make_error(MFN_E_MODEL_INVALID, "the output tensor is not embedding_size x 1 x 1");
+    }
+    net->output = plan.output;
+    net->embedding_size = plan.embedding_size;
+    net->output_floats = static_cast<size_t>(plan.embedding_size);
+    return Error::none();
+  }
+  if (plan.num_outputs < 0 || plan.num_outputs > 16 || !plan.outputs) {
+    return make_error(MFN_E_MODEL_INVALID, "bad raw output list (1 to 16 tensors)");
+  }
+  for (int i = 0; i < plan.num_outputs; ++i) {
+    const int t = plan.outputs[i];
+    if (!in_range(t)) return make_error(MFN_E_MODEL_INVALID, "raw output " + std::to_string(i) + " out of range");
+    net->outputs.push_back(t);
+    net->output_floats += net->tensors[t].elements;
+  }
   return Error::none();
 }
 
@@ -86,6 +133,7 @@ size_t append_float(std::vector<float>* blob, size_t count) {
 
 // Packs the layer's weights ([out_c][in_c/group][kh][kw]) into its kernel's layout.
 void pack_weights(const mfn_conv_layer& l, Step* step, NetPlan* net) {
+  if (step->kind == KernelKind::maxpool) return;  // geometry only
   const int kh = l.kernel_h, kw = l.kernel_w;
   const int cig = l.in_c / l.group;
   const auto src = [&](int co, int ci, int y, int x) {
@@ -126,6 +174,8 @@ void pack_weights(const mfn_conv_layer& l, Step* step, NetPlan* net) {
       std::memcpy(net->params_fp32.data() + step->weight_offset, l.weight, weight_count(l) * sizeof(float));
       break;
     }
+    case KernelKind::maxpool:
+      break;
   }
   step->bias_offset = append_float(&net->params_fp32, l.out_c);
   std::memcpy(net->params_fp32.data() + step->bias_offset, l.bias, l.out_c * sizeof(float));
@@ -136,9 +186,21 @@ void pack_weights(const mfn_conv_layer& l, Step* step, NetPlan* net) {
   }
 }
 
+// The tensors read after the last step: the embedding, or every raw output.
+std::vector<bool> returned_tensors(const NetPlan& net) {
+  std::vector<bool> returned(net.tensors.size(), false);
+  if (net.raw()) {
+    for (int t : net.outputs) returned[t] = true;
+  } else {
+    returned[net.output] = true;
+  }
+  return returned;
+}
+
 // Folds each depthwise step into the 1x1 GEMM right after it when that GEMM
-// is the only reader of its output (and the output is not the embedding).
+// is the only reader of its output (and the output is not returned).
 void fuse_depthwise_steps(NetPlan* net) {
+  const std::vector<bool> returned = returned_tensors(*net);
   std::vector<int> readers(net->tensors.size(), 0);
   for (const Step& st : net->steps) {
     ++readers[st.input];
@@ -147,7 +209,7 @@ void fuse_depthwise_steps(NetPlan* net) {
   std::vector<Step> fused;
   for (size_t i = 0; i < net->steps.size(); ++i) {
     const Step& d = net->steps[i];
-    if (i + 1 < net->steps.size() && d.kind == KernelKind::dwconv && d.residual < 0 && d.output != net->output &&
+    if (i + 1 < net->steps.size() && d.kind == KernelKind::dwconv && d.residual < 0 && !returned[d.output] &&
         readers[d.output] == 1) {
       Step g = net->steps[i + 1];
       if (g.kind == KernelKind::gemm && g.kernel_h == 1 && g.kernel_w == 1 && g.input == d.output && g.dw.layer < 0) {
@@ -170,8 +232,10 @@ void fuse_depthwise_steps(NetPlan* net) {
 }
 
 // Assigns tensors to buffers by liveness: a tensor holds its buffer from the
-// step that writes it to the last step that reads it. A step's output never
-// shares a buffer with that step's inputs (the kernels are not in-place).
+// step that writes it to the last step that reads it; a returned tensor
+// (embedding, raw output) to the end of the run, so no later step reuses its
+// buffer. A step's output never shares a buffer with that step's inputs (the
+// kernels are not in-place).
 void assign_buffers(const mfn_plan& plan, NetPlan* net) {
   const int num_tensors = plan.num_tensors;
   std::vector<int> last_use(num_tensors, -1);
@@ -180,7 +244,10 @@ void assign_buffers(const mfn_plan& plan, NetPlan* net) {
     last_use[main_input(st)] = static_cast<int>(s);
     if (st.residual >= 0) last_use[st.residual] = static_cast<int>(s);
   }
-  last_use[net->output] = static_cast<int>(net->steps.size());  // read by the postprocess
+  const std::vector<bool> returned = returned_tensors(*net);
+  for (int t = 0; t < num_tensors; ++t) {
+    if (returned[t]) last_use[t] = static_cast<int>(net->steps.size());  // read by the postprocess or copy-out
+  }
   std::vector<bool> buffer_free;
   const auto take = [&](int tensor) {
     const size_t need = net->tensors[tensor].elements;
@@ -222,6 +289,7 @@ const char* kernel_name(KernelKind kind) {
     case KernelKind::dwconv: return "dwconv";
     case KernelKind::stem: return "stem";
     case KernelKind::generic: return "generic";
+    case KernelKind::maxpool: return "maxpool";
   }
   return "?";
 }
@@ -252,6 +320,7 @@ uint16_t float_to_half_bits(float value) {
 }
 
 KernelKind choose_kernel(const mfn_conv_layer& l) {
+  if (l.op == MFN_OP_MAXPOOL) return KernelKind::maxpool;
   const bool vec_in = l.in_c % 8 == 0;
   const bool vec_out = l.out_c % 8 == 0;
   const bool half_ok = fits_half(l.weight, weight_count(l));
@@ -285,16 +354,6 @@ Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out, bool fuse_d
     return make_error(MFN_E_MODEL_INVALID, "the plan has no layers or no tensors");
   }
   if (max_passes < 1) return make_error(MFN_E_INVALID_ARGUMENT, "max_batch must be at least 1");
-  // The CUDA backend runs embedding networks only; a detector (raw outputs,
-  // MaxPool layers) runs on the CPU backend (see the engine).
-  if (plan.num_outputs != 0) {
-    return make_error(MFN_E_MODEL_UNSUPPORTED, "the CUDA backend runs embedding networks only, not raw-output networks");
-  }
-  for (int i = 0; i < plan.num_layers; ++i) {
-    if (plan.layers[i].op != MFN_OP_CONV) {
-      return make_error(MFN_E_MODEL_UNSUPPORTED, "layer " + std::to_string(i) + ": the CUDA backend has no MaxPool kernel");
-    }
-  }
   for (int t = 0; t < plan.num_tensors; ++t) {
     const mfn_tensor_desc& d = plan.tensors[t];
     if (d.c <= 0 || d.h <= 0 || d.w <= 0 || d.c > 65536 || d.h > 16384 || d.w > 16384) {
@@ -319,11 +378,7 @@ Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out, bool fuse_d
     return make_error(MFN_E_MODEL_UNSUPPORTED, "the CUDA backend needs a 3-channel network input, this one has " +
                                                    std::to_string(plan.tensors[0].c));
   }
-  if (plan.output <= 0 || plan.output >= plan.num_tensors) return make_error(MFN_E_MODEL_INVALID, "output tensor out of range");
-  const mfn_tensor_desc& o = plan.tensors[plan.output];
-  if (o.h != 1 || o.w != 1 || o.c != plan.embedding_size) {
-    return make_error(MFN_E_MODEL_INVALID, "the output tensor is not embedding_size x 1 x 1");
-  }
+  MFN_CUDA_RETURN_IF_ERROR(take_outputs(plan, &net));
   for (int k = 0; k < 3; ++k) {
     if (plan.channel_src[k] < 0 || plan.channel_src[k] > 2 || !std::isfinite(plan.input_scale[k]) ||
         !std::isfinite(plan.input_bias[k])) {
@@ -333,8 +388,6 @@ Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out, bool fuse_d
     net.input_scale[k] = plan.input_scale[k];
     net.input_bias[k] = plan.input_bias[k];
   }
-  net.output = plan.output;
-  net.embedding_size = plan.embedding_size;
 
   std::vector<bool> produced(plan.num_tensors, false);
   produced[0] = true;
@@ -360,7 +413,10 @@ Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out, bool fuse_d
     pack_weights(l, &step, &net);
     net.steps.push_back(step);
   }
-  if (!produced[plan.output]) return make_error(MFN_E_MODEL_INVALID, "no layer computes the output tensor");
+  const std::vector<bool> returned = returned_tensors(net);
+  for (int t = 0; t < plan.num_tensors; ++t) {
+    if (returned[t] && !produced[t]) return make_error(MFN_E_MODEL_INVALID, "no layer computes output tensor " + std::to_string(t));
+  }
   if (fuse_depthwise) fuse_depthwise_steps(&net);
   assign_buffers(plan, &net);
   *out = std::move(net);

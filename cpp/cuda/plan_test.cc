@@ -1,14 +1,21 @@
 // Host-only tests of the CUDA backend's planner and staging logic (no GPU,
 // no CUDA runtime): kernel choice, weight packing, buffer liveness, plan
-// validation, FP16 rounding, graph buckets, chunking and the staged source
-// rectangle.
+// validation (MaxPool layers and raw outputs included), FP16 rounding, graph
+// buckets, chunking, the staged source rectangle and the sharing of staged
+// pixels, the MaxPool window arithmetic against the CPU pool layer, and the
+// shipped MobileFaceNet and BlazeFace plans.
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
 #include "core/model.h"
+#include "cpu/isa.h"
+#include "cpu/pool_layer.h"
 #include "cuda/plan.h"
+#include "cuda/pool_window.h"
 #include "cuda/staging.h"
 #include "tests/check.h"
 #include "tests/cuda_test_net.h"
@@ -36,9 +43,9 @@ int build_mobile_like(TestNet* net) {
 }
 
 // Tensors alive at the same time never share a buffer, and every buffer is
-// large enough for what it holds.
+// large enough for what it holds. What a run returns (the embedding, or every
+// raw output) is alive to the end.
 void check_liveness(const NetPlan& out, int num_tensors) {
-  const int emb = out.output;
   std::vector<int> first(num_tensors, -1), last(num_tensors, -1);  // tensor 0 exists before step 0
   for (size_t s = 0; s < out.steps.size(); ++s) {
     const Step& st = out.steps[s];
@@ -48,7 +55,10 @@ void check_liveness(const NetPlan& out, int num_tensors) {
     CHECK(out.tensors[st.output].buffer >= 0);
     CHECK(out.tensors[st.output].buffer != out.tensors[main_input(st)].buffer);
   }
-  last[emb] = static_cast<int>(out.steps.size());
+  for (int t : out.raw() ? out.outputs : std::vector<int>{out.output}) {
+    CHECK(out.tensors[t].buffer >= 0);
+    last[t] = static_cast<int>(out.steps.size());
+  }
   for (int a = 0; a < num_tensors; ++a) {
     if (out.tensors[a].buffer < 0) continue;
     CHECK(out.buffer_elements[out.tensors[a].buffer] >= out.tensors[a].elements);
@@ -336,6 +346,372 @@ void test_check_image() {
   CHECK(check_image(bad, 0).code == MFN_E_INVALID_ARGUMENT);
 }
 
+// ---- MaxPool and raw outputs ------------------------------------------------
+
+// stem -> maxpool 2x2/s2 -> depthwise s2 -> 1x1 + the pool as residual, with
+// the last conv's output and the pool's as raw outputs, as the detector's
+// strided blocks are built.
+void build_pooled(TestNet* net) {
+  const int x = net->tensor(3, 16, 16);
+  const int stem = net->conv(x, 16, 3, 2, 1, 1, true);          // 0 stem: 16x8x8
+  const int pool = net->maxpool(stem, 2, 2, 0);                 // 1 maxpool: 16x4x4
+  const int dw = net->conv(stem, 16, 3, 2, 1, 16, false);       // 2 dwconv s2: 16x4x4
+  const int out = net->conv(dw, 16, 1, 1, 0, 1, true, pool);    // 3 gemm + residual
+  net->raw_outputs = {out, pool};
+}
+
+void test_pooled_plan() {
+  TestNet net;
+  build_pooled(&net);
+  const mfn_plan plan = net.plan();
+  NetPlan out;
+  const Error e = build_plan(plan, 16, &out, /*fuse_depthwise=*/false);
+  REQUIRE_MSG(e.ok(), "%s", e.message.c_str());
+  REQUIRE(out.steps.size() == 4);
+  CHECK(out.steps[1].kind == KernelKind::maxpool && !out.steps[1].has_slope);
+  CHECK(out.raw() && out.outputs.size() == 2 && out.outputs[0] == 4 && out.outputs[1] == 2);
+  CHECK(out.output_floats == 2 * 16 * 4 * 4);
+  CHECK(out.embedding_size == 0);
+  // The pool's output stays live past its last reader (step 3).
+  check_liveness(out, plan.num_tensors);
+  NetPlan fused;
+  REQUIRE(build_plan(plan, 16, &fused).ok());
+  REQUIRE(fused.steps.size() == 3);
+  CHECK(fused.steps[2].kind == KernelKind::gemm && fused.steps[2].dw.layer == 2 && fused.steps[2].dw.stride_h == 2);
+  check_liveness(fused, plan.num_tensors);
+
+  // A depthwise layer whose output is returned is not fused away.
+  TestNet ret;
+  build_pooled(&ret);
+  ret.raw_outputs.push_back(3);
+  NetPlan kept;
+  REQUIRE(build_plan(ret.plan(), 16, &kept).ok());
+  CHECK(kept.steps.size() == 4 && kept.steps[2].kind == KernelKind::dwconv && kept.tensors[3].buffer >= 0);
+  check_liveness(kept, static_cast<int>(ret.tensors.size()));
+}
+
+// Malformed MaxPool layers and raw-output lists fail in planning.
+void test_invalid_maxpool() {
+  const auto code_of = [](TestNet& net, std::string* message = nullptr) {
+    NetPlan out;
+    const Error e = build_plan(net.plan(), 8, &out);
+    if (message) *message = e.message;
+    return e.code;
+  };
+  // Layer 1 given the shape that follows from its (changed) geometry.
+  const auto reshape_pool = [](TestNet& net) {
+    mfn_conv_layer& l = net.layers[1];
+    l.out_h = (l.in_h + l.pad_top + l.pad_bottom - (l.dilation_h * (l.kernel_h - 1) + 1)) / l.stride_h + 1;
+    l.out_w = (l.in_w + l.pad_left + l.pad_right - (l.dilation_w * (l.kernel_w - 1) + 1)) / l.stride_w + 1;
+    net.tensors[l.output] = {l.out_c, l.out_h, l.out_w};
+    net.raw_outputs = {l.output};  // layer 3's residual no longer fits: keep only the pool
+    net.layers.pop_back();
+  };
+  std::string why;
+  {
+    TestNet net;
+    build_pooled(&net);
+    CHECK(code_of(net) == MFN_OK);
+    reshape_pool(net);
+    CHECK(code_of(net) == MFN_OK);
+  }
+  {
+    TestNet net;
+    build_pooled(&net);
+    net.layers[1].pad_top = 2;  // a window of the first row is padding only
+    reshape_pool(net);
+    CHECK(code_of(net, &why) == MFN_E_MODEL_INVALID && why.find("padding") != std::string::npos);
+  }
+  {
+    TestNet net;
+    build_pooled(&net);
+    net.layers[1].pad_right = 3;
+    reshape_pool(net);
+    CHECK(code_of(net, &why) == MFN_E_MODEL_INVALID && why.find("padding") != std::string::npos);
+  }
+  {
+    TestNet net;
+    build_pooled(&net);
+    net.layers[1].out_c = 8;  // a channel change (its tensor agrees)
+    net.layers[1].group = 8;
+    net.tensors[2].c = 8;
+    reshape_pool(net);
+    CHECK(code_of(net, &why) == MFN_E_MODEL_INVALID && why.find("channel") != std::string::npos);
+  }
+  {
+    TestNet net;
+    build_pooled(&net);
+    net.layers[1].group = 1;
+    CHECK(code_of(net) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    build_pooled(&net);
+    net.layers[1].slope = net.layers[0].slope;  // an epilogue a pool does not have
+    CHECK(code_of(net) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    build_pooled(&net);
+    net.layers[1].dilation_h = net.layers[1].dilation_w = 2;
+    net.layers[1].pad_bottom = net.layers[1].pad_right = 1;
+    reshape_pool(net);
+    CHECK(code_of(net, &why) == MFN_E_MODEL_INVALID && why.find("dilation") != std::string::npos);
+  }
+  {
+    TestNet net;
+    build_pooled(&net);
+    net.layers[1].stride_h = 3;  // 4x4 no longer follows
+    CHECK(code_of(net) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    build_pooled(&net);
+    net.layers[1].op = 7;
+    CHECK(code_of(net) == MFN_E_MODEL_UNSUPPORTED);
+  }
+  // Raw-output lists: the input, an index out of range, a tensor no layer
+  // writes, too many, none given.
+  for (int bad : {0, 99}) {
+    TestNet net;
+    build_pooled(&net);
+    net.raw_outputs[1] = bad;
+    CHECK(code_of(net) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    build_pooled(&net);
+    net.tensor(16, 4, 4);  // tensor 5: never written
+    net.raw_outputs.push_back(5);
+    CHECK(code_of(net) == MFN_E_MODEL_INVALID);
+  }
+  {
+    TestNet net;
+    build_pooled(&net);
+    net.raw_outputs.assign(17, 4);
+    CHECK(code_of(net) == MFN_E_MODEL_INVALID);
+    net.raw_outputs.assign(1, 4);
+    mfn_plan p = net.plan();
+    p.outputs = nullptr;
+    NetPlan out;
+    CHECK(build_plan(p, 8, &out).code == MFN_E_MODEL_INVALID);
+  }
+}
+
+// The CUDA MaxPool arithmetic (pool_window.h: window, running max, tap
+// order) against the CPU pool layer on the same NHWC floats, bit for bit,
+// with NaN, infinities and signed zeros in the input. The portable CPU
+// kernels (4 lanes) run every channel of a multiple of 4 as a vector lane,
+// whose NaN rule pool_max follows; the best ISA's kernels (a scalar tail for
+// some channels) are compared on finite inputs.
+void test_pool_window() {
+  struct Case {
+    int c, in_h, in_w, k_h, k_w, s_h, s_w, pt, pl, pb, pr;
+  };
+  const Case cases[] = {
+      {8, 8, 8, 2, 2, 2, 2, 0, 0, 0, 0},   // the detector's 2x2/s2
+      {4, 7, 9, 3, 3, 2, 2, 1, 1, 1, 1},   // odd sizes, symmetric padding
+      {8, 6, 5, 3, 2, 1, 2, 0, 1, 2, 1},   // asymmetric padding and strides
+      {12, 9, 9, 5, 5, 3, 3, 2, 4, 1, 0},  // pads up to kernel - 1
+      {24, 5, 5, 5, 5, 1, 1, 4, 4, 4, 4},  // windows of a single tap
+  };
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> value(-4.f, 4.f);
+  std::uniform_int_distribution<int> special(0, 15);
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  int compared = 0;
+  for (const Case& k : cases) {
+    mfn_conv_layer l{};
+    l.op = MFN_OP_MAXPOOL;
+    l.in_c = l.out_c = l.group = k.c;
+    l.in_h = k.in_h, l.in_w = k.in_w;
+    l.kernel_h = k.k_h, l.kernel_w = k.k_w, l.stride_h = k.s_h, l.stride_w = k.s_w;
+    l.pad_top = k.pt, l.pad_left = k.pl, l.pad_bottom = k.pb, l.pad_right = k.pr;
+    l.dilation_h = l.dilation_w = 1;
+    l.out_h = (k.in_h + k.pt + k.pb - k.k_h) / k.s_h + 1;
+    l.out_w = (k.in_w + k.pl + k.pr - k.k_w) / k.s_w + 1;
+    const PoolGeometry g{k.c, k.in_h, k.in_w, l.out_h, l.out_w, k.k_h, k.k_w, k.s_h, k.s_w, k.pt, k.pl};
+    for (bool specials : {true, false}) {
+      std::vector<float> in(static_cast<size_t>(k.in_h) * k.in_w * k.c);
+      for (float& v : in) {
+        v = value(rng);
+        const int s = specials ? special(rng) : 15;
+        if (s == 0) v = nan;
+        if (s == 1) v = inf;
+        if (s == 2) v = -inf;
+        if (s == 3) v = -0.f;
+        if (s == 4) v = 0.f;
+      }
+      const auto at = [&](int iy, int ix) { return &in[(static_cast<size_t>(iy) * k.in_w + ix) * k.c]; };
+      std::vector<float> mine(static_cast<size_t>(l.out_h) * l.out_w * k.c), lanes(mine.size());
+      for (int oy = 0; oy < l.out_h; ++oy) {
+        for (int ox = 0; ox < l.out_w; ++ox) {
+          const PoolWindow w = pool_window(g, oy, ox);
+          CHECK(w.y_begin < w.y_end && w.x_begin < w.x_end);
+          const size_t o = (static_cast<size_t>(oy) * l.out_w + ox) * k.c;
+          for (int ch = 0; ch < k.c; ++ch) mine[o + ch] = pool_reduce(w, [&](int iy, int ix) { return at(iy, ix)[ch]; });
+          for (int c0 = 0; c0 + 8 <= k.c; c0 += 8) {  // the kernel's 8-channel path
+            const Lanes8 m = pool_reduce(w, [&](int iy, int ix) {
+              Lanes8 v;
+              std::memcpy(v.v, at(iy, ix) + c0, sizeof(v.v));
+              return v;
+            });
+            std::memcpy(&lanes[o + c0], m.v, sizeof(m.v));
+          }
+        }
+      }
+      if (k.c % 8 == 0) CHECK(std::memcmp(lanes.data(), mine.data(), mine.size() * sizeof(float)) == 0);
+      mfn::cpu::ConvLayer layer;
+      mfn::cpu::make_pool_layer(l, &layer);
+      for (const mfn::cpu::Kernels* kernels : {&mfn::cpu::kernels_generic(), &mfn::cpu::best_kernels()}) {
+        if (specials && kernels != &mfn::cpu::kernels_generic()) continue;
+        std::vector<float> ref(mine.size(), 12345.f);
+        mfn::cpu::run_pool_layer(layer, *kernels, in.data(), ref.data(), 0, 1);
+        CHECK_MSG(std::memcmp(ref.data(), mine.data(), ref.size() * sizeof(float)) == 0,
+                  "pool %dx%d/s%d c=%d (%s kernels, specials %d) differs from the CPU", k.k_h, k.k_w, k.s_h, k.c,
+                  kernels->name, specials);
+        ++compared;
+      }
+    }
+  }
+  CHECK(compared == 15);
+}
+
+// Staged pixels shared between images of one buffer.
+void test_staging_plan() {
+  std::vector<uint8_t> photo(1000 * 800 * 3), other(1000 * 800 * 3);
+  const auto image = [](const std::vector<uint8_t>& px, float x, float y) {
+    mfn_image im{};
+    im.data = px.data();
+    im.width = 1000, im.height = 800, im.channels = 3, im.order = MFN_ORDER_RGB;
+    im.row_stride = 1000 * 3;
+    const float t[6] = {1, 0, x, 0, 1, y};
+    std::memcpy(im.transform, t, sizeof(t));
+    return im;
+  };
+  // Plans the staging of `ims`; checks that every image's rectangle lies in
+  // its region, of the same pixels, and that no more bytes are staged than
+  // without sharing (returned).
+  const auto staged = [](const std::vector<mfn_image>& ims, StagingPlan* plan) {
+    std::vector<Rect> rects;
+    size_t apart = 0;
+    for (const mfn_image& im : ims) {
+      rects.push_back(sampled_rect(im, 112, 112));
+      apart += rect_bytes(rects.back(), im.channels);
+    }
+    *plan = plan_staging(ims.data(), rects.data(), ims.size());
+    CHECK(plan->region_of.size() == ims.size() && plan->bytes <= apart);
+    for (size_t i = 0; i < ims.size(); ++i) {
+      const StagedRegion& r = plan->regions[plan->region_of[i]];
+      const mfn_image& src = ims[r.image];
+      CHECK(src.data == ims[i].data && src.row_stride == ims[i].row_stride && r.image <= i);
+      CHECK(r.rect.x0 <= rects[i].x0 && r.rect.y0 <= rects[i].y0 && r.rect.x0 + r.rect.w >= rects[i].x0 + rects[i].w &&
+            r.rect.y0 + r.rect.h >= rects[i].y0 + rects[i].h);
+      CHECK(r.rect.x0 >= 0 && r.rect.y0 >= 0 && r.rect.x0 + r.rect.w <= src.width && r.rect.y0 + r.rect.h <= src.height);
+    }
+    return apart;
+  };
+  StagingPlan plan;
+  // The same face three times: one upload.
+  size_t apart = staged({image(photo, 100, 100), image(photo, 100, 100), image(photo, 100, 100)}, &plan);
+  CHECK(plan.regions.size() == 1 && plan.bytes * 3 == apart);
+  // Overlapping faces: joined; far apart, or in another buffer: not.
+  apart = staged({image(photo, 100, 100), image(photo, 120, 110), image(photo, 700, 500), image(other, 100, 100)}, &plan);
+  CHECK(plan.regions.size() == 3 && plan.region_of[0] == plan.region_of[1] && plan.bytes < apart);
+  CHECK(plan.region_of[2] != plan.region_of[0] && plan.region_of[3] != plan.region_of[0]);
+  // The same pointer read with another width and stride is other pixels.
+  mfn_image narrow = image(photo, 100, 100);
+  narrow.width = 500, narrow.row_stride = 500 * 3;
+  staged({image(photo, 100, 100), narrow}, &plan);
+  CHECK(plan.regions.size() == 2);
+  // Many faces of two photos, in any order.
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> at(-50.f, 950.f);
+  std::vector<mfn_image> faces;
+  for (int i = 0; i < 300; ++i) faces.push_back(image(i % 7 == 0 ? other : photo, at(rng), at(rng) * 0.8f));
+  apart = staged(faces, &plan);
+  std::printf("300 faces of two photos: %zu regions, %zu of %zu bytes staged\n", plan.regions.size(), plan.bytes, apart);
+  CHECK(plan.regions.size() < 300);
+}
+
+// The shipped BlazeFace detector, lowered by the engine: MaxPool layers, the
+// channel-padding 1x1 identity convs, a 5x5/s2 stem with asymmetric padding,
+// depthwise s1 and s2, raw outputs of 2, 6, 32 and 96 channels.
+void test_real_detector() {
+  mfn::Model model;
+  const std::string root = MFN_REPO_ROOT;
+  const mfn::Status s = mfn::load_model(root + "/models/blazeface_back_256.onnx", root + "/models/detector.json", &model);
+  REQUIRE_MSG(s.is_ok(), "%s", s.message().c_str());
+  const mfn_plan& plan = model.plan;
+  NetPlan unfused;
+  const Error e = build_plan(plan, 64, &unfused, /*fuse_depthwise=*/false);
+  REQUIRE_MSG(e.ok(), "%s", e.message.c_str());
+  REQUIRE(unfused.steps.size() == static_cast<size_t>(plan.num_layers));
+  check_liveness(unfused, plan.num_tensors);
+  int pools = 0, depthwise = 0, pads = 0;
+  for (const Step& st : unfused.steps) {
+    const mfn_conv_layer& l = plan.layers[st.layer];
+    // The fast kernel wherever the channel counts allow one.
+    KernelKind want = KernelKind::generic;
+    if (l.op == MFN_OP_MAXPOOL) {
+      want = KernelKind::maxpool, ++pools;
+    } else if (l.group == l.in_c && l.in_c == l.out_c && l.group > 1) {
+      want = KernelKind::dwconv, ++depthwise;
+    } else if (l.in_c == 3) {
+      want = KernelKind::stem;
+    } else if (l.kernel_h == 1 && l.kernel_w == 1 && l.out_c % 8 == 0) {
+      want = KernelKind::gemm;
+      if (l.in_c < l.out_c && !l.slope && l.residual < 0) ++pads;
+    }
+    CHECK_MSG(st.kind == want, "layer %d (%s, %dx%d, %d -> %d channels) gets %s, not %s", st.layer,
+              model.layer_names[st.layer].c_str(), l.kernel_h, l.kernel_w, l.in_c, l.out_c, kernel_name(st.kind),
+              kernel_name(want));
+    if (st.kind == KernelKind::generic) CHECK(l.out_c % 8 != 0);
+  }
+  CHECK(pools == 3 && pads == 2 && depthwise > 0);
+  // The channel-padding convs are GEMMs with exact identity weights.
+  for (const Step& st : unfused.steps) {
+    const mfn_conv_layer& l = plan.layers[st.layer];
+    if (st.kind != KernelKind::gemm || l.in_c >= l.out_c || l.slope) continue;
+    int wrong = 0;
+    for (int co = 0; co < l.out_c; ++co)
+      for (int ci = 0; ci < l.in_c; ++ci)
+        wrong += unfused.weights_fp16[st.weight_offset + static_cast<size_t>(co) * l.in_c + ci] != (co == ci ? 0x3c00 : 0);
+    CHECK_MSG(wrong == 0, "layer %d: %d padding weights are not 0/1", st.layer, wrong);
+  }
+
+  NetPlan net;
+  REQUIRE(build_plan(plan, 64, &net).ok());
+  check_liveness(net, plan.num_tensors);
+  int fused = 0, counts[5] = {0, 0, 0, 0, 0};
+  for (const Step& st : net.steps) {
+    fused += st.dw.layer >= 0 ? 1 : 0;
+    ++counts[static_cast<int>(st.kind)];
+  }
+  // Every depthwise layer feeds a 1x1 conv alone.
+  CHECK(fused == depthwise && counts[static_cast<int>(KernelKind::dwconv)] == 0);
+  CHECK(net.steps.size() == unfused.steps.size() - depthwise);
+  // The raw outputs, in plan order, each in a buffer of its own to the end.
+  REQUIRE(net.raw() && net.outputs.size() == static_cast<size_t>(plan.num_outputs));
+  size_t floats = 0;
+  for (int i = 0; i < plan.num_outputs; ++i) {
+    const mfn_tensor_desc& d = plan.tensors[plan.outputs[i]];
+    CHECK(net.outputs[i] == plan.outputs[i]);
+    floats += static_cast<size_t>(d.c) * d.h * d.w;
+    for (int j = 0; j < i; ++j) CHECK(net.tensors[net.outputs[i]].buffer != net.tensors[net.outputs[j]].buffer);
+  }
+  CHECK(net.output_floats == floats && net.embedding_size == 0);
+  size_t largest = 0;
+  for (const TensorInfo& t : net.tensors) largest = std::max(largest, t.elements);
+  std::printf("blazeface: %zu steps: %d gemm (%d with a fused depthwise layer), %d stem, %d generic, %d maxpool; "
+              "%zu buffers, %.1f MiB of activations for 64 images; %zu output floats per image\n",
+              net.steps.size(), counts[0], fused, counts[2], counts[3], counts[4], net.buffer_elements.size(),
+              net.activation_bytes(64) / 1048576.0, net.output_floats);
+  // 24x128x128 is the largest tensor: the 128x128 stage keeps two of them
+  // (a block's input and output); the outputs add their own.
+  CHECK(net.activation_bytes(1) <= (3 * largest + floats) * 2);
+}
+
 // The shipped MobileFaceNet, lowered by the engine: every layer must get a
 // fast kernel (stem, depthwise, tensor-core GEMM), none the fallback, and
 // the activations must fit a few buffers.
@@ -386,6 +762,11 @@ int main() {
   test_sampled_rect();
   test_check_image();
   test_real_model();
+  test_pooled_plan();
+  test_invalid_maxpool();
+  test_pool_window();
+  test_staging_plan();
+  test_real_detector();
   std::printf("cuda_plan_test: %d failure(s)\n", mfn_test::failures());
   return mfn_test::test_exit_code();
 }

@@ -3,11 +3,31 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <unordered_map>
 
 namespace mfn_cuda {
 namespace {
 
 constexpr size_t kPipelineChunk = 64;
+// Regions of the same buffer an image is tried against (the latest ones):
+// bounds plan_staging at O(n) for a call of many faces of one photo.
+constexpr size_t kMergeCandidates = 16;
+
+bool same_pixels(const mfn_image& a, const mfn_image& b) {
+  return a.data == b.data && a.row_stride == b.row_stride && a.width == b.width && a.height == b.height &&
+         a.channels == b.channels;
+}
+
+Rect bounding(const Rect& a, const Rect& b) {
+  Rect r;
+  r.x0 = std::min(a.x0, b.x0);
+  r.y0 = std::min(a.y0, b.y0);
+  r.w = std::max(a.x0 + a.w, b.x0 + b.w) - r.x0;
+  r.h = std::max(a.y0 + a.h, b.y0 + b.h) - r.y0;
+  return r;
+}
+
+size_t area(const Rect& r) { return static_cast<size_t>(r.w) * r.h; }
 
 }  // namespace
 
@@ -54,6 +74,34 @@ Rect sampled_rect(const mfn_image& im, int out_w, int out_h) {
   r.w = clip(std::floor(max_x) + 2, im.width) - r.x0 + 1;
   r.h = clip(std::floor(max_y) + 2, im.height) - r.y0 + 1;
   return r;
+}
+
+StagingPlan plan_staging(const mfn_image* images, const Rect* rects, size_t count) {
+  StagingPlan plan;
+  plan.region_of.resize(count);
+  std::unordered_map<const uint8_t*, std::vector<int>> by_data;  // regions of each buffer, oldest first
+  for (size_t i = 0; i < count; ++i) {
+    std::vector<int>& mine = by_data[images[i].data];
+    int chosen = -1;
+    for (size_t k = mine.size(); k-- > 0 && mine.size() - k <= kMergeCandidates;) {
+      StagedRegion& region = plan.regions[mine[k]];
+      if (!same_pixels(images[region.image], images[i])) continue;
+      const Rect joined = bounding(region.rect, rects[i]);
+      if (area(joined) <= area(region.rect) + area(rects[i])) {
+        region.rect = joined;
+        chosen = mine[k];
+        break;
+      }
+    }
+    if (chosen < 0) {
+      chosen = static_cast<int>(plan.regions.size());
+      plan.regions.push_back({i, rects[i]});
+      mine.push_back(chosen);
+    }
+    plan.region_of[i] = chosen;
+  }
+  for (const StagedRegion& region : plan.regions) plan.bytes += rect_bytes(region.rect, images[region.image].channels);
+  return plan;
 }
 
 int bucket_for(int count, int max_batch) {

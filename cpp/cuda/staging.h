@@ -1,6 +1,7 @@
 // Host-side staging decisions of the CUDA backend, kept CUDA-free so that
 // they are tested without a GPU: caller-image checks, the source rectangle
-// each image's transform samples (only it is copied to the device), the
+// each image's transform samples (only it is copied to the device, once
+// for images that share their pixels), the
 // graph batch buckets, how a call is cut into pipelined chunks and the order
 // in which the two slots are finished and refilled. Runs on the thread that
 // calls embed.
@@ -30,6 +31,24 @@ Error check_image(const mfn_image& image, size_t index);
 Rect sampled_rect(const mfn_image& image, int out_w, int out_h);
 
 inline size_t rect_bytes(const Rect& r, int channels) { return static_cast<size_t>(r.w) * r.h * channels; }
+
+// What a chunk uploads: regions of caller pixels, each staged once. Images
+// that read the same caller buffer (several faces of one photo, each an
+// mfn_image with its own transform and the same data) share a region when
+// the rectangle holding both takes no more bytes than the two apart: crops
+// that overlap are uploaded once, and faces far apart in a large photo are
+// not joined into a larger block. Every image's rectangle lies inside its
+// region. Other images get a region of their own.
+struct StagedRegion {
+  size_t image = 0;  // the first image staged from it (its data, stride and channels)
+  Rect rect;
+};
+struct StagingPlan {
+  std::vector<StagedRegion> regions;
+  std::vector<int> region_of;  // per image
+  size_t bytes = 0;            // the regions' pixels, at most the images' rectangles summed
+};
+StagingPlan plan_staging(const mfn_image* images, const Rect* rects, size_t count);
 
 // Smallest graph batch size holding `count` images: 1, 2, 3, 4, 6, 8, 12,
 // 16, 24, ... (powers of two and 1.5x, so padding wastes at most a third),

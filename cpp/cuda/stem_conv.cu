@@ -15,17 +15,10 @@ __global__ void __launch_bounds__(kThreads) stem_conv_kernel(const StemParams p)
   for (int i = threadIdx.x; i < weight_count; i += kThreads) w[i] = p.w[i];
   __syncthreads();
 
-  const int groups = p.g.out_c / kVec;
-  const long long total = static_cast<long long>(p.batch) * p.g.out_h * p.g.out_w * groups;
-  const long long index = static_cast<long long>(blockIdx.x) * kThreads + threadIdx.x;
-  if (index >= total) return;
-  const int g = static_cast<int>(index % groups);
-  long long pixel = index / groups;
-  const int ox = static_cast<int>(pixel % p.g.out_w);
-  pixel /= p.g.out_w;
-  const int oy = static_cast<int>(pixel % p.g.out_h);
-  const int n = static_cast<int>(pixel / p.g.out_h);
-  const int co0 = g * kVec;
+  PixelGroup at;
+  if (!pixel_group(kThreads, p.batch, p.g.out_h, p.g.out_w, p.g.out_c / kVec, &at)) return;
+  const int n = at.n, oy = at.oy, ox = at.ox;
+  const int co0 = at.group * kVec;
 
   float acc[kVec] = {0, 0, 0, 0, 0, 0, 0, 0};
   const __half* image = p.x + static_cast<size_t>(n) * p.g.in_h * p.g.in_w * p.g.in_c;
@@ -46,7 +39,7 @@ __global__ void __launch_bounds__(kThreads) stem_conv_kernel(const StemParams p)
       acc[7] = fmaf(xv, w1.w, acc[7]);
     }
   });
-  const size_t out = static_cast<size_t>(index) * kVec;
+  const size_t out = static_cast<size_t>(at.index) * kVec;
   epilogue8(acc, p.bias + co0, p.slope ? p.slope + co0 : nullptr, p.residual ? p.residual + out : nullptr,
             p.residual_after_act, p.y + out);
 }

@@ -5,8 +5,12 @@
 // sub-images and row-padded RGBA input; batches that are padded up to their
 // graph bucket (7 -> 8, 5 -> 6); a call of exactly max_batch and one beyond
 // it, with a max_batch that is not a bucket (40 -> 48, 5 -> 6: the cap
-// applies); and a small model that only the generic conv kernel runs (6, 10
-// and 12 channels, grouped, dilated).
+// applies); a batch where each crop comes twice, resized and aligned (one
+// pixel buffer, two transforms: staged once); a small model that only the
+// generic conv kernel runs (6, 10 and 12 channels, grouped, dilated); and the
+// face detector's raw outputs on letterboxed crops and pairs of crops
+// (tests/detector_parity.h: below the public API, which runs detection on
+// the CPU), compared value by value with a bound suited to FP16.
 //
 // The run size is an option, so that a slow device (a functional simulator
 // runs about a minute per image per pass) can run a small one:
@@ -16,7 +20,8 @@
 // MFN_PARITY_MAX_BATCH, MFN_PARITY_EDGE_MAX_BATCH, MFN_PARITY_JSON (options
 // win). Defaults: 256 crops, batches 1,7,64,256, max_batch 256, edge
 // max_batch min(40, crops - 1). A cheap run: --crops 6 --batches 1,5.
-// --json writes every image's cosine, max |difference| and both norms.
+// --json writes every image's cosine, max |difference| and both norms, and
+// the detector runs' largest absolute and relative differences.
 // Skips (exit 77) with the reason when the CUDA backend is unavailable,
 // after checking that the CPU runs the generic model; on a machine where
 // CUDA is available, missing crops fail.
@@ -35,6 +40,7 @@
 
 #include "mfn/engine.h"
 #include "tests/check.h"
+#include "tests/detector_parity.h"
 #include "tests/onnx_builder.h"
 #include "tests/test_data.h"
 #include "tools/json_text.h"
@@ -226,7 +232,8 @@ Run compare(const std::vector<float>& ref, const std::vector<float>& got, size_t
   return run;
 }
 
-void write_json(const Options& o, const std::vector<Run>& runs, const std::string& skipped) {
+void write_json(const Options& o, const std::vector<Run>& runs, const std::vector<mfn_test::DetectorRun>& detector,
+                const std::string& skipped) {
   if (o.json.empty()) return;
   std::ofstream out(o.json);
   out << "{\n  \"crops\": " << o.crops << ",\n  \"batches\": [";
@@ -247,6 +254,12 @@ void write_json(const Options& o, const std::vector<Run>& runs, const std::strin
           << ", \"cuda_norm\": " << json_number(s.cuda_norm, 9) << "}";
     }
     out << "]}";
+  }
+  out << "\n  ],\n  \"detector_tolerance\": " << json_number(mfn_test::kDetectorTolerance, 9) << ",\n  \"detector\": [";
+  for (size_t r = 0; r < detector.size(); ++r) {
+    out << (r ? "," : "") << "\n    {\"label\": " << json_string(detector[r].label)
+        << ", \"max_abs_diff\": " << json_number(detector[r].max_abs_diff, 9)
+        << ", \"max_rel_diff\": " << json_number(detector[r].max_rel_diff, 9) << "}";
   }
   out << "\n  ]\n}\n";
   CHECK_MSG(out.good(), "cannot write %s", o.json.c_str());
@@ -354,7 +367,7 @@ int main(int argc, char** argv) {
       std::printf("generic model on the CPU: cosine %.4f between two different images\n", dot);
       CHECK(std::isfinite(dot) && dot < 0.99);
       if (mfn_test::failures() > 0) return 1;
-      write_json(opt, {}, "no usable CUDA device: " + why);
+      write_json(opt, {}, {}, "no usable CUDA device: " + why);
       mfn_test::skip("no usable CUDA device");
     }
     std::printf("creating the CUDA engine failed: %s: %s\n", mfn::code_name(status.code()), status.message().c_str());
@@ -414,6 +427,16 @@ int main(int argc, char** argv) {
     }
   }
 
+  // One pixel buffer, two transforms, in one batch: each crop resized and
+  // aligned, side by side (the plugin stages the shared pixels once).
+  {
+    std::vector<mfn::ImageInput> twice;
+    for (size_t i = 0; i < all; ++i) twice.push_back(in.resized[i]), twice.push_back(in.aligned[i]);
+    const std::string label = "resized+aligned shared flip=on batch=" + std::to_string(std::min(2 * largest, twice.size()));
+    runs.push_back(compare(embed_all(*cpu, twice, twice.size(), true), embed_all(*gpu, twice, 2 * largest, true), dims,
+                           label));
+  }
+
   // The generic conv kernel: every layer of this model runs on it.
   std::unique_ptr<mfn::Engine> gpu_generic = make_engine(mfn::BackendChoice::cuda, generic_model, opt.max_batch, &status);
   if (!status.is_ok()) {
@@ -428,9 +451,16 @@ int main(int argc, char** argv) {
     runs.push_back(compare(ref, embed_all(*gpu_generic, in.rgba, largest, flip), 10, label));
   }
 
+  const std::vector<mfn_test::DetectorRun> detector =
+      mfn_test::detector_parity(crops, all, opt.batches, opt.max_batch);
+
   double overall = 1.0;
   for (const Run& r : runs) overall = r.worst >= overall ? overall : r.worst;
   std::printf("worst cosine overall: %.6f (bound %.4f) over %zu runs of %zu crops\n", overall, kMinCosine, runs.size(), all);
-  write_json(opt, runs, "");
+  double detector_worst = 0;
+  for (const mfn_test::DetectorRun& r : detector) detector_worst = std::max(detector_worst, r.max_rel_diff);
+  std::printf("detector: worst relative difference %.6f (bound %.3f) over %zu runs\n", detector_worst,
+              mfn_test::kDetectorTolerance, detector.size());
+  write_json(opt, runs, detector, "");
   return mfn_test::test_exit_code();
 }

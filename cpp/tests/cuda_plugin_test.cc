@@ -3,11 +3,13 @@
 // when no GPU is usable, invalid plans rejected before any device work,
 // null handles. With a GPU: every kernel family (stem, depthwise s1/s2 and
 // GDConv, tensor-core 1x1 and dense GEMM with residual before/after the
-// activation, generic grouped/dilated conv) on small random networks against
-// a naive FP32 reference written here, with depthwise layers fused into the
-// following GEMM and not, for mixed image sizes, transforms,
+// activation, generic grouped/dilated conv, MaxPool) on small random networks
+// against a naive FP32 reference written here, with depthwise layers fused
+// into the following GEMM and not, for mixed image sizes, transforms,
 // borders, channel orders, flip, and batch sizes that exercise chunking,
-// padding to graph buckets and the two pipeline slots; then error recovery.
+// padding to graph buckets and the two pipeline slots; a network with raw
+// outputs through mfn_backend_infer (images sharing one pixel buffer among
+// them); then error recovery.
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -31,6 +33,7 @@ struct Api {
   mfn_backend_score_fn score = nullptr;
   mfn_backend_create_fn create = nullptr;
   mfn_backend_embed_fn embed = nullptr;
+  mfn_backend_infer_fn infer = nullptr;
   mfn_backend_timings_fn timings = nullptr;
   mfn_backend_destroy_fn destroy = nullptr;
 };
@@ -70,13 +73,33 @@ std::vector<float> reference_input(const mfn_image& im, const mfn_plan& plan, bo
   return out;
 }
 
-// The network in FP32, NCHW, one image.
-std::vector<float> reference_forward(const mfn_plan& plan, std::vector<float> input) {
+// A MaxPool layer in FP32, NCHW: the max over the taps inside the input.
+std::vector<float> reference_maxpool(const mfn_conv_layer& l, const std::vector<float>& x) {
+  std::vector<float> y(static_cast<size_t>(l.out_c) * l.out_h * l.out_w, -INFINITY);
+  for (int c = 0; c < l.out_c; ++c)
+    for (int oy = 0; oy < l.out_h; ++oy)
+      for (int ox = 0; ox < l.out_w; ++ox)
+        for (int ky = 0; ky < l.kernel_h; ++ky)
+          for (int kx = 0; kx < l.kernel_w; ++kx) {
+            const int iy = oy * l.stride_h - l.pad_top + ky, ix = ox * l.stride_w - l.pad_left + kx;
+            if (iy < 0 || ix < 0 || iy >= l.in_h || ix >= l.in_w) continue;
+            float& o = y[(static_cast<size_t>(c) * l.out_h + oy) * l.out_w + ox];
+            o = std::max(o, x[(static_cast<size_t>(c) * l.in_h + iy) * l.in_w + ix]);
+          }
+  return y;
+}
+
+// Every tensor of the network in FP32, NCHW, one image.
+std::vector<std::vector<float>> reference_tensors(const mfn_plan& plan, std::vector<float> input) {
   std::vector<std::vector<float>> t(plan.num_tensors);
   t[0] = std::move(input);
   for (int li = 0; li < plan.num_layers; ++li) {
     const mfn_conv_layer& l = plan.layers[li];
     const std::vector<float>& x = t[l.input];
+    if (l.op == MFN_OP_MAXPOOL) {
+      t[l.output] = reference_maxpool(l, x);
+      continue;
+    }
     std::vector<float> y(static_cast<size_t>(l.out_c) * l.out_h * l.out_w);
     const int cig = l.in_c / l.group, cog = l.out_c / l.group;
     for (int co = 0; co < l.out_c; ++co) {
@@ -105,7 +128,27 @@ std::vector<float> reference_forward(const mfn_plan& plan, std::vector<float> in
     }
     t[l.output] = std::move(y);
   }
-  return t[plan.output];
+  return t;
+}
+
+std::vector<float> reference_forward(const mfn_plan& plan, std::vector<float> input) {
+  return reference_tensors(plan, std::move(input))[plan.output];
+}
+
+// A raw-output network: each image's outputs NHWC, one after the other.
+std::vector<float> reference_infer(const mfn_plan& plan, const std::vector<mfn_image>& images) {
+  std::vector<float> out;
+  for (const mfn_image& im : images) {
+    const std::vector<std::vector<float>> t = reference_tensors(plan, reference_input(im, plan, false));
+    for (int k = 0; k < plan.num_outputs; ++k) {
+      const mfn_tensor_desc& d = plan.tensors[plan.outputs[k]];
+      const std::vector<float>& v = t[plan.outputs[k]];
+      for (int y = 0; y < d.h; ++y)
+        for (int x = 0; x < d.w; ++x)
+          for (int c = 0; c < d.c; ++c) out.push_back(v[(static_cast<size_t>(c) * d.h + y) * d.w + x]);
+    }
+  }
+  return out;
 }
 
 std::vector<float> reference_embed(const mfn_plan& plan, const std::vector<mfn_image>& images, bool flip) {
@@ -236,14 +279,80 @@ Net generic_net() {
   return n;
 }
 
-void check_network(const Api& api, const char* name, Net net, int max_batch, const std::vector<size_t>& sizes) {
-  const mfn_plan plan = net.plan();
+// A backend for `plan` on device 0, or null after a failed check.
+void* create_checked(const Api& api, const char* name, const mfn_plan& plan, int max_batch) {
   mfn_backend_config config{0, max_batch, 0};
   int32_t code = -1;
   char err[512] = {0};
   void* handle = api.create(&plan, &config, &code, err, sizeof(err));
   CHECK_MSG(handle && code == MFN_OK, "%s: create failed (%d): %s", name, code, err);
+  return handle;
+}
+
+// A detector-shaped network with raw outputs: stem, MaxPool 2x2/s2 (and a
+// 3x3/s1 one with padding over 12 channels: the one-channel path), a
+// depthwise s2 + 1x1 with the pool as residual, a channel-padding identity
+// conv, outputs of 2, 12 and 16 channels.
+Net raw_net() {
+  Net n;
+  const int x = n.tensor(3, 24, 24);
+  const int stem = n.conv(x, 16, 5, 2, 2, 1, true);          // 16x12x12
+  const int pool = n.maxpool(stem, 2, 2, 0);                 // 16x6x6
+  const int dw = n.conv(stem, 16, 3, 2, 1, 16, false);       // 16x6x6
+  const int block = n.conv(dw, 16, 1, 1, 0, 1, true, pool);
+  const int odd = n.conv(block, 12, 1, 1, 0, 1, true);       // generic (12 channels)
+  const int pool12 = n.maxpool(odd, 3, 1, 1);                // 12x6x6, one channel per thread
+  const int wide = n.conv(block, 24, 1, 1, 0, 1, false);     // 16 -> 24 (a padding conv's shape)
+  const int scores = n.conv(wide, 2, 1, 1, 0, 1, false);     // generic
+  n.raw_outputs = {scores, pool12, block};
+  return n;
+}
+
+// The raw outputs through mfn_backend_infer against the FP32 reference,
+// with some images sharing one pixel buffer (several crops of one photo).
+void check_raw_network(const Api& api, const char* name, Net net, int max_batch, const std::vector<size_t>& sizes) {
+  const mfn_plan plan = net.plan();
+  void* handle = create_checked(api, name, plan, max_batch);
   if (!handle) return;
+  char err[512] = {0};
+  size_t floats = 0;
+  for (int k = 0; k < plan.num_outputs; ++k) {
+    const mfn_tensor_desc& d = plan.tensors[plan.outputs[k]];
+    floats += static_cast<size_t>(d.c) * d.h * d.w;
+  }
+  std::mt19937 rng(7);
+  for (size_t n : sizes) {
+    Images images = make_images(n, plan.tensors[0].w, plan.tensors[0].h, rng);
+    for (size_t i = 3; i < n; i += 3) {  // every third image: a shifted view of the one before
+      images.list[i] = images.list[i - 1];
+      images.list[i].transform[2] += 2.5f;
+    }
+    std::vector<float> got(n * floats, NAN);
+    const int32_t rc = api.infer(handle, images.list.data(), n, got.data(), err, sizeof(err));
+    CHECK_MSG(rc == MFN_OK, "%s: infer of %zu failed (%d): %s", name, n, rc, err);
+    const std::vector<float> ref = reference_infer(plan, images.list);
+    double scale = 0, worst = 0;
+    for (float v : ref) scale = std::max(scale, std::fabs(double(v)));
+    for (size_t j = 0; j < ref.size(); ++j) {
+      const double d = std::fabs(double(ref[j]) - got[j]);
+      if (!(d <= worst)) worst = d;  // NaN counts as worst
+    }
+    std::printf("%-8s n=%-4zu max_batch=%-4d max |difference| %.5f (outputs up to %.3f)\n", name, n, max_batch, worst, scale);
+    CHECK_MSG(worst <= 1e-2 * std::max(1.0, scale), "%s n=%zu: max |difference| %.5f", name, n, worst);
+  }
+  // The other entry point is refused, and the handle still works.
+  Images images = make_images(2, plan.tensors[0].w, plan.tensors[0].h, rng);
+  std::vector<float> out(2 * floats);
+  CHECK(api.embed(handle, images.list.data(), 2, 0, out.data(), err, sizeof(err)) == MFN_E_INVALID_ARGUMENT && err[0]);
+  CHECK(api.infer(handle, images.list.data(), 2, out.data(), err, sizeof(err)) == MFN_OK);
+  api.destroy(handle);
+}
+
+void check_network(const Api& api, const char* name, Net net, int max_batch, const std::vector<size_t>& sizes) {
+  const mfn_plan plan = net.plan();
+  void* handle = create_checked(api, name, plan, max_batch);
+  if (!handle) return;
+  char err[512] = {0};
   std::mt19937 rng(99);
   const size_t e = static_cast<size_t>(plan.embedding_size);
   for (size_t n : sizes) {
@@ -276,6 +385,7 @@ void check_network(const Api& api, const char* name, Net net, int max_batch, con
   CHECK(api.embed(handle, images.list.data(), 4, 1, out.data(), err, sizeof(err)) == MFN_OK);
   CHECK(worst_cosine(reference_embed(plan, images.list, true), out, e) >= 0.9995);
   CHECK(api.embed(handle, images.list.data(), 0, 1, out.data(), err, sizeof(err)) == MFN_OK);
+  CHECK(api.infer(handle, images.list.data(), 4, out.data(), err, sizeof(err)) == MFN_E_INVALID_ARGUMENT);
   api.destroy(handle);
 }
 
@@ -303,9 +413,10 @@ int main() {
   api.score = reinterpret_cast<mfn_backend_score_fn>(dlsym(lib, "mfn_backend_score"));
   api.create = reinterpret_cast<mfn_backend_create_fn>(dlsym(lib, "mfn_backend_create"));
   api.embed = reinterpret_cast<mfn_backend_embed_fn>(dlsym(lib, "mfn_backend_embed"));
+  api.infer = reinterpret_cast<mfn_backend_infer_fn>(dlsym(lib, "mfn_backend_infer"));
   api.timings = reinterpret_cast<mfn_backend_timings_fn>(dlsym(lib, "mfn_backend_timings"));
   api.destroy = reinterpret_cast<mfn_backend_destroy_fn>(dlsym(lib, "mfn_backend_destroy"));
-  REQUIRE(api.version && api.score && api.create && api.embed && api.timings && api.destroy);
+  REQUIRE(api.version && api.score && api.create && api.embed && api.infer && api.timings && api.destroy);
   CHECK(api.version() == MFN_BACKEND_API_VERSION);
   // Only the ABI is exported: nothing of the static CUDA runtime or of C++.
   // (A plugin built with MFN_CUDA_RUNTIME=Shared finds cudaMalloc in the
@@ -317,6 +428,7 @@ int main() {
   // No handle, no crash.
   char err[256] = {0};
   CHECK(api.embed(nullptr, nullptr, 0, 0, nullptr, err, sizeof(err)) == MFN_E_INVALID_ARGUMENT && err[0]);
+  CHECK(api.infer(nullptr, nullptr, 0, nullptr, err, sizeof(err)) == MFN_E_INVALID_ARGUMENT && err[0]);
   api.timings(nullptr, nullptr);
   api.destroy(nullptr);
   int32_t code = -1;
@@ -335,6 +447,13 @@ int main() {
     const mfn_plan good = ok.plan();
     mfn_backend_config zero{0, 0, 0};
     CHECK(api.create(&good, &zero, &code, err, sizeof(err)) == nullptr && code == MFN_E_INVALID_ARGUMENT);
+    Net raw = raw_net();
+    raw.layers[1].pad_top = 2;  // a MaxPool window of padding only
+    raw.layers[1].out_h = 7;
+    raw.tensors[raw.layers[1].output].h = 7;
+    const mfn_plan bad_pool = raw.plan();
+    CHECK(api.create(&bad_pool, &config, &code, err, sizeof(err)) == nullptr && code == MFN_E_MODEL_INVALID);
+    std::printf("invalid MaxPool: %s\n", err);
   }
 
   char reason[512] = {0};
@@ -354,6 +473,10 @@ int main() {
     mfn_backend_config config{0, 8, 0};
     CHECK(api.create(&plan, &config, &code, err, sizeof(err)) == nullptr && code == MFN_E_BACKEND_UNAVAILABLE && err[0]);
     std::printf("create without a GPU: %s\n", err);
+    // A raw-output network passes planning too (MaxPool included).
+    Net raw = raw_net();
+    const mfn_plan raw_plan = raw.plan();
+    CHECK(api.create(&raw_plan, &config, &code, err, sizeof(err)) == nullptr && code == MFN_E_BACKEND_UNAVAILABLE);
     std::printf("GPU checks not run: no usable CUDA device\n");
     return mfn_test::test_exit_code();
   }
@@ -370,6 +493,10 @@ int main() {
   unsetenv("MFN_CUDA_FUSE");
   check_network(api, "wide", wide_net(), 16, {1, 3, 40});
   check_network(api, "generic", generic_net(), 8, {1, 11});
+  check_raw_network(api, "raw", raw_net(), 8, {1, 7, 20});
+  setenv("MFN_CUDA_FUSE", "0", 1);
+  check_raw_network(api, "raw-unfused", raw_net(), 8, {5});
+  unsetenv("MFN_CUDA_FUSE");
   std::printf("cuda_plugin_test: %d failure(s)\n", mfn_test::failures());
   return mfn_test::test_exit_code();
 }

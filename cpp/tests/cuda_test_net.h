@@ -1,7 +1,9 @@
 // A small network built layer by layer as an mfn_plan (the C ABI the CUDA
 // plugin receives), with random weights: the CUDA planner test
 // (cpp/cuda/plan_test.cc) and the plugin test (cuda_plugin_test.cc) build
-// their networks with it. conv() derives each output shape from its input.
+// their networks with it. conv() and maxpool() derive each output shape from
+// their input; a network with raw outputs (a detector) lists them in
+// raw_outputs.
 #pragma once
 
 #include <cmath>
@@ -19,6 +21,7 @@ struct RandomNet {
   std::vector<std::vector<float>> storage;  // weights, biases and slopes, in the order they were made
   std::mt19937 rng{1234};
   int output = -1;
+  std::vector<int32_t> raw_outputs;  // non-empty: plan() has raw outputs, no embedding
 
   int tensor(int c, int h, int w) {
     tensors.push_back({c, h, w});
@@ -54,7 +57,25 @@ struct RandomNet {
     layers.push_back(l);
     return out;
   }
-  // The plan with `out` (default: `output`) as the embedding; a BGR model
+  // Appends an MFN_OP_MAXPOOL layer (k x k, symmetric padding, no weights).
+  int maxpool(int in, int k, int stride, int pad) {
+    const mfn_tensor_desc i = tensors[in];
+    const int oh = (i.h + 2 * pad - k) / stride + 1, ow = (i.w + 2 * pad - k) / stride + 1;
+    const int out = tensor(i.c, oh, ow);
+    mfn_conv_layer l{};
+    l.op = MFN_OP_MAXPOOL;
+    l.input = in, l.output = out, l.residual = -1;
+    l.in_c = i.c, l.in_h = i.h, l.in_w = i.w, l.out_c = i.c, l.out_h = oh, l.out_w = ow;
+    l.kernel_h = l.kernel_w = k;
+    l.stride_h = l.stride_w = stride;
+    l.pad_top = l.pad_left = l.pad_bottom = l.pad_right = pad;
+    l.dilation_h = l.dilation_w = 1;
+    l.group = i.c;
+    layers.push_back(l);
+    return out;
+  }
+  // The plan with `out` (default: `output`) as the embedding, or with the
+  // raw outputs when there are any; a BGR model
   // normalised to [-1, 1].
   mfn_plan plan(int out = -1) const {
     mfn_plan p{};
@@ -63,7 +84,13 @@ struct RandomNet {
     p.num_layers = static_cast<int>(layers.size());
     p.layers = layers.data();
     p.output = out >= 0 ? out : output;
-    p.embedding_size = tensors[p.output].c;
+    if (!raw_outputs.empty()) {
+      p.output = raw_outputs[0];
+      p.num_outputs = static_cast<int32_t>(raw_outputs.size());
+      p.outputs = raw_outputs.data();
+    } else {
+      p.embedding_size = tensors[p.output].c;
+    }
     p.channel_src[0] = 2, p.channel_src[1] = 1, p.channel_src[2] = 0;
     for (int k = 0; k < 3; ++k) p.input_scale[k] = 1.f / 127.5f, p.input_bias[k] = -1.f;
     return p;

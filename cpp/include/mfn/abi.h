@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define MFN_BACKEND_API_VERSION 2
+#define MFN_BACKEND_API_VERSION 3
 
 /* Status codes returned across the ABI; same values as mfn::Code. */
 enum mfn_code {
@@ -121,7 +121,7 @@ typedef struct mfn_backend_config {
   int32_t threads;        /* host threads a backend may use; 0 = all cores */
 } mfn_backend_config;
 
-/* Wall-clock time of the stages of the last embed call, milliseconds; a
+/* Wall-clock time of the stages of the last embed or infer call, milliseconds; a
  * stage a backend does not have stays 0. */
 typedef struct mfn_stage_times {
   double preprocess_ms;
@@ -143,6 +143,15 @@ typedef void* (*mfn_backend_create_fn)(const mfn_plan* plan, const mfn_backend_c
  * per handle. */
 typedef int32_t (*mfn_backend_embed_fn)(void* handle, const mfn_image* images, size_t n,
                                         int32_t flip, float* out, char* err, size_t err_size);
+/* A plan with raw outputs (num_outputs > 0, a detector): runs n images
+ * (never mirrored) into out[n * F] FP32 values, F being the sum of h*w*c
+ * over plan.outputs; each image's F values are its output tensors one after
+ * the other, in plan.outputs order, each NHWC. Nothing is normalised.
+ * MFN_E_INVALID_ARGUMENT on a handle created for an embedding network (and
+ * embed on one created for a raw-output network). Returns an mfn_code. One
+ * thread at a time per handle. Since API version 3. */
+typedef int32_t (*mfn_backend_infer_fn)(void* handle, const mfn_image* images, size_t n, float* out, char* err,
+                                        size_t err_size);
 typedef void (*mfn_backend_timings_fn)(void* handle, mfn_stage_times* times);
 typedef void (*mfn_backend_destroy_fn)(void* handle);
 
