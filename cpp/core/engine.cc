@@ -118,8 +118,11 @@ Status Engine::create(const EngineOptions& options, std::unique_ptr<Engine>* out
                                               : options.detector_manifest_path;
     mfn_backend_config detector_config = config;
     detector_config.max_batch = std::min(config.max_batch, kMaxDetectorBatch);
-    MFN_RETURN_IF_ERROR(
-        FaceDetector::create(options.detector_path, detector_manifest, detector_config, &impl.detector));
+    // On the GPU when the embeddings are: the photos' detection then shares
+    // the device, and the CPU stays free for decoding.
+    const std::string cuda_plugin_dir = impl.backend_name == "cuda" ? options.plugin_dir : std::string();
+    MFN_RETURN_IF_ERROR(FaceDetector::create(options.detector_path, detector_manifest, detector_config,
+                                             cuda_plugin_dir, &impl.detector));
   }
   *out = std::move(engine);
   return Status::ok();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/backend_registry.h"
 #include "core/preprocess.h"
 #include "cpu/backend_cpu.h"
 
@@ -16,7 +17,8 @@ Status unsupported(const std::string& what) { return Status(Code::model_unsuppor
 }  // namespace
 
 Status FaceDetector::create(const std::string& onnx_path, const std::string& manifest_path,
-                            const mfn_backend_config& config, std::unique_ptr<FaceDetector>* out) {
+                            const mfn_backend_config& config, const std::string& cuda_plugin_dir,
+                            std::unique_ptr<FaceDetector>* out) {
   std::unique_ptr<FaceDetector> d(new FaceDetector());
   MFN_RETURN_IF_ERROR(load_model(onnx_path, manifest_path, &d->model_));
   const mfn_plan& plan = d->model_.plan;
@@ -60,10 +62,16 @@ Status FaceDetector::create(const std::string& onnx_path, const std::string& man
     std::copy(d->model_.manifest.align_points.begin(), d->model_.manifest.align_points.end(), d->align_points_);
   }
 
-  Status status;
-  d->backend_ = make_cpu_backend(plan, config, &status);
-  MFN_RETURN_IF_ERROR(status);
-  if (!d->backend_) return Status(Code::internal, "detector: the CPU backend could not be created");
+  if (!cuda_plugin_dir.empty()) {
+    Status cuda = load_cuda_backend(cuda_plugin_dir, plan, config, &d->backend_);
+    if (!cuda.is_ok()) d->fallback_reason_ = "detector: " + cuda.message();
+  }
+  if (!d->backend_) {
+    Status status;
+    d->backend_ = make_cpu_backend(plan, config, &status);
+    MFN_RETURN_IF_ERROR(status);
+    if (!d->backend_) return Status(Code::internal, "detector: the CPU backend could not be created");
+  }
   *out = std::move(d);
   return Status::ok();
 }

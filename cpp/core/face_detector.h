@@ -1,15 +1,11 @@
 // The face detector: a second network (a BlazeFace-style anchor detector)
 // lowered by the same reader and lowering as the embedding model and run by
-// its own CPU backend instance, plus the detection arithmetic of
-// detection.h around it. Used by Engine: infer() runs under the engine's
-// backend lock (one thread at a time, the face batcher's worker when serving
-// through FacePipeline); decode() and input_tensor() touch no backend and
-// run on any thread.
-//
-// The detector always runs on the CPU backend, also when embeddings run on
-// CUDA: the CUDA plugin has no MaxPool kernel and no raw-output networks
-// yet, so it would refuse the plan (MFN_MODEL_UNSUPPORTED). Detection is
-// one 256x256 image per photo, a few milliseconds on the CPU.
+// its own backend instance (the CUDA plugin's when the embeddings run there
+// and the plugin takes the plan, else the CPU's), plus the detection
+// arithmetic of detection.h around it. Used by Engine: infer() runs under
+// the engine's backend lock (one thread at a time, the face batcher's worker
+// when serving through FacePipeline); decode() and input_tensor() touch no
+// backend and run on any thread.
 #pragma once
 
 #include <memory>
@@ -27,9 +23,11 @@ class FaceDetector {
  public:
   // Loads and checks the detector (a square input; its outputs pair into
   // levels of score maps with A channels and box maps with A * 16). Its
-  // backend takes config.max_batch photos per pass.
+  // backend takes config.max_batch photos per pass. A non-empty
+  // cuda_plugin_dir asks for the CUDA plugin there first; when it cannot
+  // take the detector, the CPU backend runs it and fallback_reason() says why.
   static Status create(const std::string& onnx_path, const std::string& manifest_path, const mfn_backend_config& config,
-                       std::unique_ptr<FaceDetector>* out);
+                       const std::string& cuda_plugin_dir, std::unique_ptr<FaceDetector>* out);
 
   // Every image must have passed validate_image(). infer(): the raw outputs
   // of n photos, output_floats() each, in backend passes of max_batch().

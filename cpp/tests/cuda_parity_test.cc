@@ -186,6 +186,41 @@ std::unique_ptr<mfn::Engine> make_engine(mfn::BackendChoice backend, const std::
   return engine;
 }
 
+// Through the engine: with the embeddings on CUDA the detector runs there
+// too, and finds the faces a CPU engine finds, boxes and landmarks within
+// two pixels of a 128x128 crop.
+void check_engine_detection(const std::vector<mfn::ImageInput>& photos) {
+  mfn::EngineOptions options;
+  options.model_path = mfn_test::model_path();
+  options.detector_path = mfn_test::detector_path();
+  options.backend = mfn::BackendChoice::cuda;
+  options.plugin_dir = mfn_test::plugin_dir();
+  std::unique_ptr<mfn::Engine> gpu;
+  mfn::Status status = mfn::Engine::create(options, &gpu);
+  REQUIRE_MSG(status.is_ok(), "%s", status.message().c_str());
+  CHECK_MSG(gpu->detector_backend_name() == "cuda", "detector on %s: %s", gpu->detector_backend_name().c_str(),
+            gpu->detector_fallback_reason().c_str());
+  std::unique_ptr<mfn::Engine> cpu = mfn_test::face_engine();
+  size_t agree = 0;
+  float worst = 0;
+  for (const mfn::ImageInput& photo : photos) {
+    std::vector<mfn::Face> a, b;
+    REQUIRE(cpu->detect(photo, mfn::DetectOptions{}, &a).is_ok());
+    REQUIRE(gpu->detect(photo, mfn::DetectOptions{}, &b).is_ok());
+    if (a.size() != b.size()) continue;
+    ++agree;
+    for (size_t f = 0; f < a.size(); ++f) {
+      const float d[] = {a[f].x - b[f].x, a[f].y - b[f].y, a[f].width - b[f].width, a[f].height - b[f].height};
+      for (float v : d) worst = std::max(worst, std::fabs(v));
+      for (int k = 0; k < 10; ++k) worst = std::max(worst, std::fabs(a[f].landmarks[k] - b[f].landmarks[k]));
+    }
+  }
+  std::printf("engine detection: %zu of %zu photos with the same faces on CUDA as on the CPU, largest difference %.3f px\n",
+              agree, photos.size(), worst);
+  CHECK(agree * 100 >= photos.size() * 95);
+  CHECK(worst < 2.0f);
+}
+
 std::vector<float> embed_all(mfn::Engine& engine, const std::vector<mfn::ImageInput>& images, size_t batch, bool flip) {
   const size_t dims = static_cast<size_t>(engine.dimensions());
   std::vector<float> out(images.size() * dims, NAN);
@@ -453,6 +488,7 @@ int main(int argc, char** argv) {
 
   const std::vector<mfn_test::DetectorRun> detector =
       mfn_test::detector_parity(crops, all, opt.batches, opt.max_batch);
+  check_engine_detection(in.resized);
 
   double overall = 1.0;
   for (const Run& r : runs) overall = r.worst >= overall ? overall : r.worst;
