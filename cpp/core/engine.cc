@@ -194,9 +194,10 @@ Status Engine::detector_infer(const ImageInput* images, size_t n, float* out) {
   return impl_->detector->infer(images, n, out);
 }
 
-void Engine::decode_faces(const ImageInput& image, const float* outputs, const DetectOptions& options,
-                          std::vector<Face>* faces) const {
-  impl_->detector->decode(image, outputs, options, faces);
+Status Engine::decode_faces(const ImageInput& image, const float* outputs, const DetectOptions& options,
+                            std::vector<Face>* faces) const {
+  if (!impl_->detector) return Status(Code::model_unsupported, "this engine was created without a face detector");
+  return impl_->detector->decode(image, outputs, options, faces);
 }
 
 void Engine::align_faces(const ImageInput& image, std::vector<Face>* faces, std::vector<ImageInput>* aligned) const {
@@ -221,8 +222,7 @@ Status Engine::detect(const ImageInput& image, const DetectOptions& options, std
   MFN_RETURN_IF_ERROR(check_detect(image, options));
   std::vector<float> raw(impl_->detector->output_floats());
   MFN_RETURN_IF_ERROR(detector_infer(&image, 1, raw.data()));
-  decode_faces(image, raw.data(), options, faces);
-  return Status::ok();
+  return decode_faces(image, raw.data(), options, faces);
 }
 
 Status Engine::embed_faces(const ImageInput& image, const DetectOptions& options, bool flip, std::vector<Face>* faces,

@@ -1,6 +1,7 @@
 #include "core/face_detector.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/backend_registry.h"
 #include "core/preprocess.h"
@@ -113,9 +114,12 @@ void FaceDetector::input_tensor(const ImageInput& image, std::vector<float>* out
   preprocess_image(prepared, model_.plan, false, out->data());
 }
 
-void FaceDetector::decode(const ImageInput& image, const float* outputs, const DetectOptions& options,
-                          std::vector<Face>* faces) const {
+Status FaceDetector::decode(const ImageInput& image, const float* outputs, const DetectOptions& options,
+                            std::vector<Face>* faces) const {
   faces->clear();
+  for (size_t i = 0; i < output_floats_; ++i) {
+    if (!std::isfinite(outputs[i])) return Status(Code::nonfinite, "the face detector computed a non-finite value");
+  }
   const Letterbox box = letterbox(image.width, image.height, size_);
   std::vector<Detection> candidates;
   for (const Level& l : levels_) {
@@ -139,6 +143,7 @@ void FaceDetector::decode(const ImageInput& image, const float* outputs, const D
     Face face;
     if (to_face(d, box, align_points_, &face)) faces->push_back(face);
   }
+  return Status::ok();
 }
 
 }  // namespace mfn

@@ -32,9 +32,12 @@ class FaceDetector {
   // Every image must have passed validate_image(). infer(): the raw outputs
   // of n photos, output_floats() each, in backend passes of max_batch().
   Status infer(const ImageInput* images, size_t n, float* out);
-  // One photo's raw outputs -> its faces, highest score first.
-  void decode(const ImageInput& image, const float* outputs, const DetectOptions& options,
-              std::vector<Face>* faces) const;
+  // One photo's raw outputs -> its faces, highest score first. A
+  // non-finite output (an FP16 backend overflowing, a hostile model) is
+  // MFN_NONFINITE, never a face with infinite coordinates or a face silently
+  // lost.
+  Status decode(const ImageInput& image, const float* outputs, const DetectOptions& options,
+                std::vector<Face>* faces) const;
   void input_tensor(const ImageInput& image, std::vector<float>* out) const;
   int input_size() const { return size_; }
   size_t output_floats() const { return output_floats_; }

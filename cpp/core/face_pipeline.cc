@@ -86,8 +86,8 @@ void on_detected(const std::shared_ptr<FacePipeline::Job>& job, const Engine& en
                  Status status) {
   FaceRequest& request = job->request;
   if (!status.is_ok()) return job->finish(std::move(status));
-  engine.decode_faces(request.image, job->outputs.data(), request.options, request.faces);
-  if (!request.embed) return job->finish(Status::ok());
+  status = engine.decode_faces(request.image, job->outputs.data(), request.options, request.faces);
+  if (!status.is_ok() || !request.embed) return job->finish(std::move(status));
 
   engine.align_faces(request.image, request.faces, &job->aligned);
   request.embeddings->assign(job->aligned.size() * static_cast<size_t>(engine.dimensions()), 0.f);

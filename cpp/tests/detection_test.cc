@@ -456,6 +456,21 @@ void test_real_faces(mfn::Engine& engine, const mfn_test::Crops& crops) {
   std::printf("tiny: %zu faces\n", faces.size());
   for (const Face& f : faces) CHECK(f.x < w && f.y < h);
 
+  // A non-finite raw output (an FP16 backend overflowing, a hostile model)
+  // is an error, never a face at infinity or a face silently lost.
+  std::vector<float> raw;
+  REQUIRE(engine.detector_outputs(bgr(crops.pixels[0], w, h), &raw).is_ok());
+  REQUIRE(engine.decode_faces(bgr(crops.pixels[0], w, h), raw.data(), mfn::DetectOptions{}, &faces).is_ok());
+  CHECK(!faces.empty());
+  for (const float poison : {NAN, INFINITY, -INFINITY}) {
+    for (const size_t at : {size_t(0), raw.size() / 2, raw.size() - 1}) {
+      std::vector<float> broken_raw = raw;
+      broken_raw[at] = poison;
+      CHECK(engine.decode_faces(bgr(crops.pixels[0], w, h), broken_raw.data(), mfn::DetectOptions{}, &faces).code() ==
+            mfn::Code::nonfinite);
+    }
+  }
+
   // Options and images are checked.
   mfn::DetectOptions bad;
   bad.max_faces = 0;

@@ -107,13 +107,13 @@ class Engine {
   // detector_infer(): the raw outputs of n checked images,
   // detector_output_floats() each, serialised with embed().
   // decode_faces(): one image's outputs -> its faces, as detect() returns
-  // them; any thread. align_faces(): drops the faces whose landmarks give
+  // them (a non-finite output -> MFN_NONFINITE); any thread. align_faces(): drops the faces whose landmarks give
   // no usable alignment and gives, per face kept, `image` aligned on it
   // (landmarks pointing into *faces: keep it unchanged while they are used).
   Status check_detect(const ImageInput& image, const DetectOptions& options) const;
   Status detector_infer(const ImageInput* images, size_t n, float* out);
-  void decode_faces(const ImageInput& image, const float* outputs, const DetectOptions& options,
-                    std::vector<Face>* faces) const;
+  Status decode_faces(const ImageInput& image, const float* outputs, const DetectOptions& options,
+                      std::vector<Face>* faces) const;
   void align_faces(const ImageInput& image, std::vector<Face>* faces, std::vector<ImageInput>* aligned) const;
   size_t detector_output_floats() const;  // 0 without a detector
   int detector_max_batch() const;         // photos per detector pass; 0 without a detector
