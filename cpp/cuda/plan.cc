@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include "core/half.h"
+
 namespace mfn_cuda {
 namespace {
 
@@ -148,7 +150,7 @@ void pack_weights(const mfn_conv_layer& l, Step* step, NetPlan* net) {
         for (int y = 0; y < kh; ++y)
           for (int x = 0; x < kw; ++x)
             for (int ci = 0; ci < l.in_c; ++ci)
-              dst[co * k + (static_cast<size_t>(y) * kw + x) * l.in_c + ci] = float_to_half_bits(src(co, ci, y, x));
+              dst[co * k + (static_cast<size_t>(y) * kw + x) * l.in_c + ci] = mfn::float_to_half(src(co, ci, y, x));
       break;
     }
     case KernelKind::dwconv: {  // [y][x][c]: eight channels of one tap in 16 bytes
@@ -156,7 +158,7 @@ void pack_weights(const mfn_conv_layer& l, Step* step, NetPlan* net) {
       uint16_t* dst = net->weights_fp16.data() + step->weight_offset;
       for (int c = 0; c < l.out_c; ++c)
         for (int y = 0; y < kh; ++y)
-          for (int x = 0; x < kw; ++x) dst[(static_cast<size_t>(y) * kw + x) * l.out_c + c] = float_to_half_bits(src(c, 0, y, x));
+          for (int x = 0; x < kw; ++x) dst[(static_cast<size_t>(y) * kw + x) * l.out_c + c] = mfn::float_to_half(src(c, 0, y, x));
       break;
     }
     case KernelKind::stem: {  // [y][x][ci][co] FP32
@@ -292,31 +294,6 @@ const char* kernel_name(KernelKind kind) {
     case KernelKind::maxpool: return "maxpool";
   }
   return "?";
-}
-
-uint16_t float_to_half_bits(float value) {
-  uint32_t x;
-  std::memcpy(&x, &value, sizeof(x));
-  const uint32_t sign = (x >> 16) & 0x8000u;
-  const uint32_t exponent = (x >> 23) & 0xffu;
-  uint32_t mantissa = x & 0x7fffffu;
-  if (exponent == 0xffu) return static_cast<uint16_t>(sign | 0x7c00u | (mantissa ? 0x200u : 0u));
-  const int e = static_cast<int>(exponent) - 127 + 15;
-  if (e >= 31) return static_cast<uint16_t>(sign | 0x7c00u);
-  if (e <= 0) {  // binary16 subnormal (or zero)
-    if (e < -10) return static_cast<uint16_t>(sign);
-    mantissa |= 0x800000u;
-    const int shift = 14 - e;
-    uint32_t h = mantissa >> shift;
-    const uint32_t rest = mantissa & ((1u << shift) - 1);
-    const uint32_t halfway = 1u << (shift - 1);
-    if (rest > halfway || (rest == halfway && (h & 1u))) ++h;
-    return static_cast<uint16_t>(sign | h);
-  }
-  uint32_t h = (static_cast<uint32_t>(e) << 10) | (mantissa >> 13);
-  const uint32_t rest = mantissa & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is still right
-  return static_cast<uint16_t>(sign | h);
 }
 
 KernelKind choose_kernel(const mfn_conv_layer& l) {

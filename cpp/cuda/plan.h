@@ -105,9 +105,6 @@ constexpr size_t kMaxTensorElements = size_t(1) << 31;
 // right after it (no residual of its own, not an output) is fused into that GEMM.
 Error build_plan(const mfn_plan& plan, int max_passes, NetPlan* out, bool fuse_depthwise = true);
 
-// IEEE float -> binary16 bits, round to nearest even (inf on overflow).
-uint16_t float_to_half_bits(float value);
-
 // Which kernel a layer gets; exposed for tests.
 KernelKind choose_kernel(const mfn_conv_layer& layer);
 

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "core/half.h"
 #include "core/model.h"
 #include "cpu/isa.h"
 #include "cpu/pool_layer.h"
@@ -72,20 +73,20 @@ void check_liveness(const NetPlan& out, int num_tensors) {
 }
 
 void test_half_rounding() {
-  CHECK(float_to_half_bits(1.f) == 0x3c00);
-  CHECK(float_to_half_bits(-2.f) == 0xc000);
-  CHECK(float_to_half_bits(0.f) == 0x0000);
-  CHECK(float_to_half_bits(-0.f) == 0x8000);
-  CHECK(float_to_half_bits(0.1f) == 0x2e66);
-  CHECK(float_to_half_bits(65504.f) == 0x7bff);
-  CHECK(float_to_half_bits(65520.f) == 0x7c00);            // rounds up to infinity
-  CHECK(float_to_half_bits(1e-8f) == 0x0000);              // below half the smallest subnormal
-  CHECK(float_to_half_bits(6e-8f) == 0x0001);              // smallest subnormal 5.96e-8
-  CHECK(float_to_half_bits(std::ldexp(1.f, -14)) == 0x0400);  // smallest normal
-  CHECK(float_to_half_bits(1.f + std::ldexp(1.f, -11)) == 0x3c00);      // tie -> even
-  CHECK(float_to_half_bits(1.f + 3 * std::ldexp(1.f, -11)) == 0x3c02);  // tie -> even (up)
-  CHECK((float_to_half_bits(NAN) & 0x7c00) == 0x7c00 && (float_to_half_bits(NAN) & 0x3ff) != 0);
-  CHECK(float_to_half_bits(INFINITY) == 0x7c00);
+  CHECK(mfn::float_to_half(1.f) == 0x3c00);
+  CHECK(mfn::float_to_half(-2.f) == 0xc000);
+  CHECK(mfn::float_to_half(0.f) == 0x0000);
+  CHECK(mfn::float_to_half(-0.f) == 0x8000);
+  CHECK(mfn::float_to_half(0.1f) == 0x2e66);
+  CHECK(mfn::float_to_half(65504.f) == 0x7bff);
+  CHECK(mfn::float_to_half(65520.f) == 0x7c00);            // rounds up to infinity
+  CHECK(mfn::float_to_half(1e-8f) == 0x0000);              // below half the smallest subnormal
+  CHECK(mfn::float_to_half(6e-8f) == 0x0001);              // smallest subnormal 5.96e-8
+  CHECK(mfn::float_to_half(std::ldexp(1.f, -14)) == 0x0400);  // smallest normal
+  CHECK(mfn::float_to_half(1.f + std::ldexp(1.f, -11)) == 0x3c00);      // tie -> even
+  CHECK(mfn::float_to_half(1.f + 3 * std::ldexp(1.f, -11)) == 0x3c02);  // tie -> even (up)
+  CHECK((mfn::float_to_half(NAN) & 0x7c00) == 0x7c00 && (mfn::float_to_half(NAN) & 0x3ff) != 0);
+  CHECK(mfn::float_to_half(INFINITY) == 0x7c00);
 }
 
 void test_mobile_like_plan() {
@@ -115,13 +116,13 @@ void test_mobile_like_plan() {
   const mfn_conv_layer& le = net.layers[2];
   CHECK(expand.weight_offset % 8 == 0 && expand.bias_offset % 4 == 0 && expand.slope_offset % 4 == 0);
   CHECK(expand.gemm_k == 16);
-  CHECK(out.weights_fp16[expand.weight_offset + 5 * 16 + 7] == float_to_half_bits(le.weight[5 * 16 + 7]));
+  CHECK(out.weights_fp16[expand.weight_offset + 5 * 16 + 7] == mfn::float_to_half(le.weight[5 * 16 + 7]));
   CHECK(out.params_fp32[expand.bias_offset + 3] == le.bias[3]);
   CHECK(out.params_fp32[expand.slope_offset + 31] == le.slope[31]);
   const Step& dw = out.steps[3];
   const mfn_conv_layer& ld = net.layers[3];
   // channel 9, tap (y=2, x=1)
-  CHECK(out.weights_fp16[dw.weight_offset + (2 * 3 + 1) * 32 + 9] == float_to_half_bits(ld.weight[9 * 9 + 2 * 3 + 1]));
+  CHECK(out.weights_fp16[dw.weight_offset + (2 * 3 + 1) * 32 + 9] == mfn::float_to_half(ld.weight[9 * 9 + 2 * 3 + 1]));
   const Step& stem = out.steps[0];
   const mfn_conv_layer& ls = net.layers[0];
   // co 11, ci 2, y 1, x 0
@@ -152,7 +153,7 @@ void test_fused_plan() {
   }
   // The fused step keeps the depthwise layer's packed weights: [y][x][c].
   const mfn_conv_layer& ld = net.layers[3];
-  CHECK(out.weights_fp16[project.dw.weight_offset + (1 * 3 + 2) * 32 + 30] == float_to_half_bits(ld.weight[30 * 9 + 1 * 3 + 2]));
+  CHECK(out.weights_fp16[project.dw.weight_offset + (1 * 3 + 2) * 32 + 30] == mfn::float_to_half(ld.weight[30 * 9 + 1 * 3 + 2]));
   CHECK(out.params_fp32[project.dw.bias_offset + 5] == ld.bias[5]);
   check_liveness(out, plan.num_tensors);
 }
@@ -169,7 +170,7 @@ void test_dense_and_range() {
   CHECK(dense.gemm_k == 2 * 2 * 8);
   const mfn_conv_layer& l = net.layers[1];
   // co 5, y 1, x 0, ci 6 -> [co][(y*2+x)*8+ci]
-  CHECK(out.weights_fp16[dense.weight_offset + 5 * 32 + (1 * 2 + 0) * 8 + 6] == float_to_half_bits(l.weight[((5 * 8 + 6) * 2 + 1) * 2 + 0]));
+  CHECK(out.weights_fp16[dense.weight_offset + 5 * 32 + (1 * 2 + 0) * 8 + 6] == mfn::float_to_half(l.weight[((5 * 8 + 6) * 2 + 1) * 2 + 0]));
 
   // A weight outside the FP16 range sends the layer to the FP32 fallback.
   net.storage[3][3] = 1e6f;  // layer 1's weights (after layer 0's weights, bias and slopes)

@@ -130,33 +130,5 @@ Status encode_queries(Precision precision, int dims, const float* queries, size_
   return Status::ok();
 }
 
-// Round to nearest even: normal halves by adding the rounding bias to the
-// float's bits, subnormal ones by letting the FPU align the mantissa.
-uint16_t float_to_half(float value) {
-  uint32_t u = bits_of(value);
-  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
-  u &= 0x7fffffffu;
-  if (u >= 0x47800000u) return sign | (u > 0x7f800000u ? 0x7e00 : 0x7c00);  // overflow, inf, NaN
-  if (u < 0x38800000u) {                                                     // below 2^-14: subnormal
-    const uint32_t magic = 0x3f000000u;                                      // 0.5f: ulp 2^-24
-    return sign | static_cast<uint16_t>(bits_of(float_of(u) + float_of(magic)) - magic);
-  }
-  const uint32_t odd = (u >> 13) & 1u;
-  u += 0xc8000fffu + odd;  // rebias the exponent (-112 << 23) and round
-  return sign | static_cast<uint16_t>(u >> 13);
-}
-
-float half_to_float(uint16_t half) {
-  const uint32_t sign = static_cast<uint32_t>(half & 0x8000u) << 16;
-  const uint32_t exponent = (half >> 10) & 0x1fu;
-  const uint32_t mantissa = half & 0x3ffu;
-  if (exponent == 0) {
-    float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-    return float_of(sign | bits_of(magnitude));
-  }
-  if (exponent == 31) return float_of(sign | 0x7f800000u | (mantissa << 13));
-  return float_of(sign | ((exponent + 112) << 23) | (mantissa << 13));
-}
-
 }  // namespace gallery
 }  // namespace mfn

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/half.h"
 #include "mfn/gallery.h"
 
 namespace mfn {
@@ -40,10 +41,6 @@ struct EncodedQueries {
 // Encodes `count` queries (count * dims floats); Code::invalid_embedding
 // names the first bad one.
 Status encode_queries(Precision precision, int dims, const float* queries, size_t count, EncodedQueries* out);
-
-// IEEE binary16 conversions, round to nearest even.
-uint16_t float_to_half(float value);
-float half_to_float(uint16_t half);
 
 }  // namespace gallery
 }  // namespace mfn
