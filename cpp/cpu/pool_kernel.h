@@ -2,6 +2,12 @@
 // instantiated per ISA like dwconv_kernel.h. Vectorised over channels; the
 // channels past the last full vector take a scalar tail. Called by one pool
 // thread on a band of output rows.
+//
+// NaN: every step is max(acc, tap) = acc > tap ? acc : tap, the vector
+// instructions' rule (maxps returns its second operand when either is NaN),
+// in the scalar tail too, so that a window is NaN exactly when its last tap
+// is, whatever the ISA and whichever lane a channel falls in (the CUDA
+// kernel follows the same rule).
 #pragma once
 
 #include <algorithm>
@@ -39,7 +45,7 @@ void maxpool(const PoolArgs& a, int oy_begin, int oy_end) {
           }
           size_t k = 0;
           for (; k < vec_end; k += W) V::store(out + k, V::max(V::load(out + k), V::load(in + k)));
-          for (; k < c; ++k) out[k] = std::max(out[k], in[k]);
+          for (; k < c; ++k) out[k] = out[k] > in[k] ? out[k] : in[k];
         }
       }
     }

@@ -39,12 +39,10 @@ MFN_HOST_DEVICE inline PoolWindow pool_window(const PoolGeometry& g, int oy, int
   return w;
 }
 
-// One step of the running max in the CPU kernel's vector form (V::max(out,
-// in) in cpu/vec_*.h: m > x ? m : x). With a NaN tap m becomes NaN and the
-// next tap replaces it, so a window's max is NaN exactly when its last tap
-// (row-major) is NaN. (The CPU's scalar channel tail, std::max, keeps a NaN
-// only from the first tap; which channels take it depends on the ISA's
-// vector width, so NaN results match the CPU's vector lanes.)
+// One step of the running max, as the CPU pool kernel takes it in its
+// vector lanes and its scalar tail alike (cpu/pool_kernel.h: m > x ? m : x).
+// With a NaN tap m becomes NaN and the next tap replaces it, so a window's
+// max is NaN exactly when its last tap (row-major) is NaN.
 MFN_HOST_DEVICE inline float pool_max(float m, float x) { return m > x ? m : x; }
 
 // Eight channels of one tap or one running max (the kernel's 16-byte path).

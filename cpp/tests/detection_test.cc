@@ -6,6 +6,7 @@
 // and tiny).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -221,6 +222,37 @@ void test_maxpool_kernels() {
         for (int p = 0; p < parts; ++p) mfn::cpu::run_pool_layer(layer, *kernels, in.data(), out.data(), p, parts);
         CHECK_MSG(out == ref, "%s c%d parts %d", kernels->name, g.c, parts);
       }
+    }
+    // NaN taps: every ISA and every channel (vector lane or scalar tail)
+    // follows acc = acc > tap ? acc : tap over the window's taps in order.
+    std::vector<float> poisoned = in;
+    for (size_t i = 0; i < poisoned.size(); i += 5) poisoned[i] = std::nanf("");
+    std::vector<float> nan_ref(ref.size());
+    for (int oy = 0; oy < l.out_h; ++oy)
+      for (int ox = 0; ox < l.out_w; ++ox)
+        for (int ch = 0; ch < g.c; ++ch) {
+          bool first = true;
+          float m = 0;
+          for (int ky = 0; ky < g.k; ++ky)
+            for (int kx = 0; kx < g.k; ++kx) {
+              const int iy = oy * g.s - g.pt + ky, ix = ox * g.s - g.pl + kx;
+              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+              const float t = poisoned[(iy * g.w + ix) * g.c + ch];
+              m = first ? t : (m > t ? m : t);
+              first = false;
+            }
+          nan_ref[(oy * l.out_w + ox) * g.c + ch] = m;
+        }
+    for (mfn::cpu::Isa isa : {mfn::cpu::Isa::generic, mfn::cpu::Isa::avx2, mfn::cpu::Isa::avx512}) {
+      const mfn::cpu::Kernels* kernels = mfn::cpu::kernels_for(isa);
+      if (!kernels) continue;
+      mfn::cpu::ConvLayer layer;
+      mfn::cpu::make_pool_layer(l, &layer);
+      std::vector<float> out(ref.size(), 0.f);
+      mfn::cpu::run_pool_layer(layer, *kernels, poisoned.data(), out.data(), 0, 1);
+      size_t differ = 0;
+      for (size_t i = 0; i < out.size(); ++i) differ += std::memcmp(&out[i], &nan_ref[i], sizeof(float)) != 0;
+      CHECK_MSG(differ == 0, "%s c%d: %zu outputs differ with NaN taps", kernels->name, g.c, differ);
     }
   }
 }
