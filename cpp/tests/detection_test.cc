@@ -212,17 +212,6 @@ void test_maxpool_kernels() {
             }
           ref[(oy * l.out_w + ox) * g.c + ch] = m;
         }
-    for (mfn::cpu::Isa isa : {mfn::cpu::Isa::generic, mfn::cpu::Isa::avx2, mfn::cpu::Isa::avx512}) {
-      const mfn::cpu::Kernels* kernels = mfn::cpu::kernels_for(isa);
-      if (!kernels) continue;
-      mfn::cpu::ConvLayer layer;
-      mfn::cpu::make_pool_layer(l, &layer);
-      for (int parts = 1; parts <= 3; ++parts) {
-        std::vector<float> out(ref.size(), std::nanf(""));
-        for (int p = 0; p < parts; ++p) mfn::cpu::run_pool_layer(layer, *kernels, in.data(), out.data(), p, parts);
-        CHECK_MSG(out == ref, "%s c%d parts %d", kernels->name, g.c, parts);
-      }
-    }
     // NaN taps: every ISA and every channel (vector lane or scalar tail)
     // follows acc = acc > tap ? acc : tap over the window's taps in order.
     std::vector<float> poisoned = in;
@@ -248,6 +237,11 @@ void test_maxpool_kernels() {
       if (!kernels) continue;
       mfn::cpu::ConvLayer layer;
       mfn::cpu::make_pool_layer(l, &layer);
+      for (int parts = 1; parts <= 3; ++parts) {
+        std::vector<float> out(ref.size(), std::nanf(""));
+        for (int p = 0; p < parts; ++p) mfn::cpu::run_pool_layer(layer, *kernels, in.data(), out.data(), p, parts);
+        CHECK_MSG(out == ref, "%s c%d parts %d", kernels->name, g.c, parts);
+      }
       std::vector<float> out(ref.size(), 0.f);
       mfn::cpu::run_pool_layer(layer, *kernels, poisoned.data(), out.data(), 0, 1);
       size_t differ = 0;
