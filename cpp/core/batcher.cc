@@ -136,7 +136,7 @@ Status Batcher::submit(BatchRequest&& request) {
     // a large request competes for room like a small one, so steady small
     // requests cannot starve it (they would if it had to fit beside them).
     const size_t waiting = s.waiting[0] + s.waiting[1];
-    if (waiting >= s.options.max_queue) {
+    if (waiting >= s.options.max_queue && !request.admitted) {
       ++s.stats.rejected;
       return Status(Code::queue_full, "batching queue full (" + std::to_string(waiting) +
                                           " images waiting, max_queue " +

@@ -47,6 +47,10 @@ struct BatchRequest {
   // are about to be batched, so a request not yet (fully) run completes with
   // Code::aborted and its remaining images are not run.
   std::shared_ptr<const std::atomic<bool>> cancelled;
+  // Work admitted at an earlier stage (an embed-faces call's faces, after
+  // its photo's detection): never refused with queue_full, so a call taken
+  // in is not dropped half done. The earlier stage's own bound limits it.
+  bool admitted = false;
 };
 
 struct BatcherStats {
@@ -77,7 +81,8 @@ class Batcher {
   // Otherwise `request` is left untouched, done() is never called and the
   // Status says why:
   //   invalid_argument  no done callback, or images without `out`;
-  //   queue_full        max_queue images (or more) are waiting. A request
+  //   queue_full        max_queue images (or more) are waiting and the
+  //                     request is not `admitted`. A request
   //                     is admitted whenever fewer are, whatever its size,
   //                     so at most max_queue - 1 images plus one request's
   //                     wait, and a large request is never starved by

@@ -97,6 +97,7 @@ void on_detected(const std::shared_ptr<FacePipeline::Job>& job, const Engine& en
   faces.flip = request.flip;
   faces.out = request.embeddings->data();
   faces.cancelled = request.cancelled;
+  faces.admitted = true;  // the photo was admitted by the detection queue
   faces.done = [job](Status embedded) { job->finish(std::move(embedded)); };
   status = embedder->submit(std::move(faces));
   if (!status.is_ok()) job->finish(std::move(status));

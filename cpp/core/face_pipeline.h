@@ -32,9 +32,10 @@ struct FaceRequest {
   std::vector<float>* embeddings = nullptr;
   // Called exactly once, on the detection worker or the embedding batcher's
   // worker: ok, an engine error, Code::aborted (cancelled before its
-  // detection or its embeddings ran), queue_full (no room for the faces in
-  // the embedding queue) or Code::disposed (shut down). Never called when
-  // submit() fails.
+  // detection or its embeddings ran) or Code::disposed (shut down). Never
+  // queue_full: the detection queue admits a call, and its faces then join
+  // the embedding queue however full it is. Never called when submit()
+  // fails.
   std::function<void(Status)> done;
   std::shared_ptr<const std::atomic<bool>> cancelled;  // optional
 };

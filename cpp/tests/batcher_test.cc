@@ -384,6 +384,19 @@ void test_queue_full() {
   CHECK(batcher->submit(big.request()).is_ok());
   CHECK(big.wait());
   CHECK(big.code() == Code::ok && big.rows_correct());
+
+  // Work admitted at an earlier stage goes in however full the queue is.
+  auto busy = occupy_worker(batcher.get(), &run, 1);
+  Job fill(200, 12, false), later(300, 2, false), plain(400, 1, false);
+  CHECK(batcher->submit(fill.request()).is_ok());
+  BatchRequest refused_plain = plain.request();
+  CHECK(batcher->submit(std::move(refused_plain)).code() == Code::queue_full);
+  BatchRequest admitted = later.request();
+  admitted.admitted = true;
+  CHECK(batcher->submit(std::move(admitted)).is_ok());
+  run.open();
+  CHECK(busy->wait() && fill.wait() && later.wait());
+  CHECK(later.code() == Code::ok && later.rows_correct());
   batcher->shutdown();
 }
 

@@ -57,10 +57,12 @@ struct Call {
   Status status = Status(Code::internal, "not completed");
 };
 
-std::unique_ptr<mfn::Batcher> make_embedder(const std::shared_ptr<mfn::Engine>& engine, int64_t delay_us) {
+std::unique_ptr<mfn::Batcher> make_embedder(const std::shared_ptr<mfn::Engine>& engine, int64_t delay_us,
+                                           size_t max_queue = 4096) {
   mfn::BatcherOptions options;
   options.max_batch = engine->max_batch();
   options.max_delay_us = delay_us;
+  options.max_queue = max_queue;
   options.row_floats = static_cast<size_t>(engine->dimensions());
   std::unique_ptr<mfn::Batcher> batcher;
   REQUIRE(mfn::Batcher::create(
@@ -211,6 +213,21 @@ void test_completions(const std::shared_ptr<mfn::Engine>& engine, const mfn::Ima
     waiter.wait(3);
     CHECK(detect_only.status.is_ok() && !detect_only.faces.empty());
     CHECK(with_faces.status.code() == Code::disposed);
+  }
+  {
+    // The faces of admitted calls join the embedding queue however full it
+    // is (one image fills this one): no call is dropped half done.
+    auto embedder = make_embedder(engine, 200000, 1);
+    auto pipeline = make_pipeline(engine, embedder.get(), 1000, 4096);
+    std::vector<Call> calls(4);
+    Waiter all;
+    for (Call& c : calls) {
+      prepare(&c, photo, true, &all);
+      CHECK(pipeline->submit(std::move(c.request)).is_ok());
+    }
+    all.wait(calls.size());
+    for (const Call& c : calls) CHECK_MSG(c.status.is_ok() && !c.embeddings.empty(), "%s", c.status.message().c_str());
+    CHECK(embedder->stats().rejected == 0);
   }
   {
     // A full detection queue refuses; shutting down disposes of what waits.
