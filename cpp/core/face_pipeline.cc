@@ -4,7 +4,7 @@
 // callbacks of both stages and freed after the last one.
 #include "core/face_pipeline.h"
 
-#include <algorithm>
+#include <memory>
 #include <utility>
 
 namespace mfn {
@@ -38,7 +38,8 @@ Status FacePipeline::create(std::shared_ptr<Engine> engine, Batcher* embedder, B
   std::unique_ptr<FacePipeline> pipeline(new FacePipeline());
   pipeline->engine_ = engine;
   pipeline->embedder_ = embedder;
-  // The detection worker is the only caller of detector_infer().
+  // The detection worker's passes take the engine's backend lock like
+  // every other backend call.
   MFN_RETURN_IF_ERROR(Batcher::create(
       options,
       [engine](const ImageInput* images, size_t n, bool, float* raw) { return engine->detector_infer(images, n, raw); },
