@@ -124,8 +124,9 @@ Napi::Value start(const Napi::CallbackInfo& info, EngineWrap* owner, bool embed)
     cancelled = CancelToken::flag_of(env, info[token], "cancelToken");
   }
   const mfn::Engine& engine = owner->engine_for_call(env);
+  OwnedImages owned = own_photo(env, values, engine);  // throws before any promise exists
   auto call = std::make_unique<FaceCall>(env);
-  call->owned = own_photo(env, values, engine);
+  call->owned = std::move(owned);  // moves keep the pixel pointer valid
   call->options = options;
   call->embed = embed;
   call->flip = flip;
