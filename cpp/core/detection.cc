@@ -102,11 +102,14 @@ std::vector<uint8_t> shrink_image(const ImageInput& image, int factor, int* out_
     std::fill(sums.begin(), sums.end(), 0u);
     const int y0 = by * factor, y1 = std::min(image.height, y0 + factor);
     for (int y = y0; y < y1; ++y) {
-      const uint8_t* row = image.data + static_cast<size_t>(y) * stride;
-      for (int x = 0; x < image.width; ++x) {
-        uint32_t* s = &sums[static_cast<size_t>(x / factor) * 3];
-        const uint8_t* p = row + static_cast<size_t>(x) * image.channels;
-        s[0] += p[0], s[1] += p[1], s[2] += p[2];
+      // Block by block, so that no pixel pays for a division by the factor.
+      const uint8_t* p = image.data + static_cast<size_t>(y) * stride;
+      for (int bx = 0; bx < w; ++bx) {
+        const int x_end = std::min(image.width, (bx + 1) * factor);
+        uint32_t s0 = 0, s1 = 0, s2 = 0;
+        for (int x = bx * factor; x < x_end; ++x, p += image.channels) s0 += p[0], s1 += p[1], s2 += p[2];
+        uint32_t* s = &sums[static_cast<size_t>(bx) * 3];
+        s[0] += s0, s[1] += s1, s[2] += s2;
       }
     }
     for (int bx = 0; bx < w; ++bx) {
