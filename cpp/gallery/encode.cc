@@ -12,18 +12,6 @@ namespace gallery {
 
 namespace {
 
-uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-float float_of(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 size_t element_bytes(Precision precision) {
   switch (precision) {
     case Precision::float32: return 4;
