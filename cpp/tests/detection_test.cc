@@ -352,13 +352,6 @@ void test_lowering_refusals() {
   CHECK(s.code() == Code::model_unsupported);
 }
 
-mfn::ImageInput bgr(const std::vector<uint8_t>& px, int w, int h) {
-  mfn::ImageInput im;
-  im.data = px.data(), im.size = px.size(), im.width = w, im.height = h, im.channels = 3;
-  im.order = MFN_ORDER_BGR;
-  return im;
-}
-
 float inter_ocular(const float* l) { return std::hypot(l[2] - l[0], l[3] - l[1]); }
 
 void test_real_faces(mfn::Engine& engine, const mfn_test::Crops& crops) {
@@ -368,7 +361,7 @@ void test_real_faces(mfn::Engine& engine, const mfn_test::Crops& crops) {
   double nme = 0;
   for (size_t i = 0; i < n; ++i) {
     std::vector<Face> faces;
-    REQUIRE(engine.detect(bgr(crops.pixels[i], w, h), mfn::DetectOptions{}, &faces).is_ok());
+    REQUIRE(engine.detect(mfn_test::bgr_image(crops.pixels[i], w, h), mfn::DetectOptions{}, &faces).is_ok());
     if (faces.empty()) continue;
     ++found;
     const float* gt = crops.landmarks[i].data();
@@ -386,17 +379,12 @@ void test_real_faces(mfn::Engine& engine, const mfn_test::Crops& crops) {
   // precise than on the 250x250 photos mfn-eval --detect scores (0.07 there).
   CHECK(nme / found < 0.15);
 
-  // Two faces side by side (one crop shrunk so that their scores differ):
-  // two faces, each box around its own crop's landmarks.
+  // Two faces side by side: two faces, each box around its own crop's
+  // landmarks.
   const std::vector<uint8_t>& a = crops.pixels[1];
-  const std::vector<uint8_t>& b = crops.pixels[2];
-  std::vector<uint8_t> pair(static_cast<size_t>(2 * w) * h * 3);
-  for (int y = 0; y < h; ++y) {
-    std::copy(a.begin() + y * w * 3, a.begin() + (y + 1) * w * 3, pair.begin() + y * 2 * w * 3);
-    std::copy(b.begin() + y * w * 3, b.begin() + (y + 1) * w * 3, pair.begin() + (y * 2 + 1) * w * 3);
-  }
+  const std::vector<uint8_t> pair = mfn_test::side_by_side(crops, 1, 2);
   std::vector<Face> faces;
-  REQUIRE(engine.detect(bgr(pair, 2 * w, h), mfn::DetectOptions{}, &faces).is_ok());
+  REQUIRE(engine.detect(mfn_test::bgr_image(pair, 2 * w, h), mfn::DetectOptions{}, &faces).is_ok());
   REQUIRE_MSG(faces.size() == 2, "%zu faces", faces.size());
   CHECK(faces[0].score >= faces[1].score);
   for (const Face& f : faces) {
@@ -411,15 +399,15 @@ void test_real_faces(mfn::Engine& engine, const mfn_test::Crops& crops) {
   mfn::DetectOptions one;
   one.max_faces = 1;
   std::vector<Face> best;
-  REQUIRE(engine.detect(bgr(pair, 2 * w, h), one, &best).is_ok());
+  REQUIRE(engine.detect(mfn_test::bgr_image(pair, 2 * w, h), one, &best).is_ok());
   CHECK(best.size() == 1 && best[0].score == faces[0].score);
 
   // embed_faces: each face's embedding equals embed() with its landmarks.
   std::vector<float> emb;
-  REQUIRE(engine.embed_faces(bgr(pair, 2 * w, h), mfn::DetectOptions{}, true, &faces, &emb).is_ok());
+  REQUIRE(engine.embed_faces(mfn_test::bgr_image(pair, 2 * w, h), mfn::DetectOptions{}, true, &faces, &emb).is_ok());
   REQUIRE(faces.size() == 2 && emb.size() == 2 * static_cast<size_t>(engine.dimensions()));
   for (size_t k = 0; k < 2; ++k) {
-    mfn::ImageInput im = bgr(pair, 2 * w, h);
+    mfn::ImageInput im = mfn_test::bgr_image(pair, 2 * w, h);
     im.landmarks = faces[k].landmarks;
     std::vector<float> one_emb(engine.dimensions());
     REQUIRE(engine.embed(&im, 1, true, one_emb.data()).is_ok());
@@ -430,9 +418,9 @@ void test_real_faces(mfn::Engine& engine, const mfn_test::Crops& crops) {
 
   // No face: a flat grey photo and random noise.
   std::vector<uint8_t> grey(static_cast<size_t>(320) * 240 * 3, 128);
-  REQUIRE(engine.detect(bgr(grey, 320, 240), mfn::DetectOptions{}, &faces).is_ok());
+  REQUIRE(engine.detect(mfn_test::bgr_image(grey, 320, 240), mfn::DetectOptions{}, &faces).is_ok());
   CHECK(faces.empty());
-  REQUIRE(engine.embed_faces(bgr(grey, 320, 240), mfn::DetectOptions{}, true, &faces, &emb).is_ok());
+  REQUIRE(engine.embed_faces(mfn_test::bgr_image(grey, 320, 240), mfn::DetectOptions{}, true, &faces, &emb).is_ok());
   CHECK(faces.empty() && emb.empty());
 
   // Rotated in plane by +-20 degrees (about the crop centre, grey outside):
@@ -449,7 +437,7 @@ void test_real_faces(mfn::Engine& engine, const mfn_test::Crops& crops) {
         if (sx < 0 || sy < 0 || sx >= w || sy >= h) continue;
         for (int k = 0; k < 3; ++k) turned[(y * w + x) * 3 + k] = crops.pixels[0][(sy * w + sx) * 3 + k];
       }
-    REQUIRE(engine.detect(bgr(turned, w, h), mfn::DetectOptions{}, &faces).is_ok());
+    REQUIRE(engine.detect(mfn_test::bgr_image(turned, w, h), mfn::DetectOptions{}, &faces).is_ok());
     REQUIRE_MSG(!faces.empty(), "rotated %.0f degrees: no face", degrees);
     const float* gt = crops.landmarks[0].data();
     for (int e = 0; e < 2; ++e) {
@@ -468,8 +456,8 @@ void test_real_faces(mfn::Engine& engine, const mfn_test::Crops& crops) {
       for (int k = 0; k < 3; ++k)
         flipped[(y * w + x) * 3 + k] = crops.pixels[0][((h - 1 - y) * w + (w - 1 - x)) * 3 + k];
   std::vector<Face> upright;
-  REQUIRE(engine.detect(bgr(crops.pixels[0], w, h), mfn::DetectOptions{}, &upright).is_ok());
-  REQUIRE(engine.detect(bgr(flipped, w, h), mfn::DetectOptions{}, &faces).is_ok());
+  REQUIRE(engine.detect(mfn_test::bgr_image(crops.pixels[0], w, h), mfn::DetectOptions{}, &upright).is_ok());
+  REQUIRE(engine.detect(mfn_test::bgr_image(flipped, w, h), mfn::DetectOptions{}, &faces).is_ok());
   std::printf("upright score %.3f; rotated 180: %zu faces, best %.3f\n", upright[0].score, faces.size(),
               faces.empty() ? 0.0f : faces[0].score);
 
@@ -478,21 +466,21 @@ void test_real_faces(mfn::Engine& engine, const mfn_test::Crops& crops) {
   // at all.
   std::vector<uint8_t> big(static_cast<size_t>(2000) * 2000 * 3, 90);
   for (int y = 0; y < h; ++y) std::copy(a.begin() + y * w * 3, a.begin() + (y + 1) * w * 3, big.begin() + y * 2000 * 3);
-  REQUIRE(engine.detect(bgr(big, 2000, 2000), mfn::DetectOptions{}, &faces).is_ok());
+  REQUIRE(engine.detect(mfn_test::bgr_image(big, 2000, 2000), mfn::DetectOptions{}, &faces).is_ok());
   std::printf("tiny: %zu faces\n", faces.size());
   for (const Face& f : faces) CHECK(f.x < w && f.y < h);
 
   // A non-finite raw output (an FP16 backend overflowing, a hostile model)
   // is an error, never a face at infinity or a face silently lost.
   std::vector<float> raw;
-  REQUIRE(engine.detector_outputs(bgr(crops.pixels[0], w, h), &raw).is_ok());
-  REQUIRE(engine.decode_faces(bgr(crops.pixels[0], w, h), raw.data(), mfn::DetectOptions{}, &faces).is_ok());
+  REQUIRE(engine.detector_outputs(mfn_test::bgr_image(crops.pixels[0], w, h), &raw).is_ok());
+  REQUIRE(engine.decode_faces(mfn_test::bgr_image(crops.pixels[0], w, h), raw.data(), mfn::DetectOptions{}, &faces).is_ok());
   CHECK(!faces.empty());
   for (const float poison : {NAN, INFINITY, -INFINITY}) {
     for (const size_t at : {size_t(0), raw.size() / 2, raw.size() - 1}) {
       std::vector<float> broken_raw = raw;
       broken_raw[at] = poison;
-      CHECK(engine.decode_faces(bgr(crops.pixels[0], w, h), broken_raw.data(), mfn::DetectOptions{}, &faces).code() ==
+      CHECK(engine.decode_faces(mfn_test::bgr_image(crops.pixels[0], w, h), broken_raw.data(), mfn::DetectOptions{}, &faces).code() ==
             mfn::Code::nonfinite);
     }
   }
@@ -500,14 +488,14 @@ void test_real_faces(mfn::Engine& engine, const mfn_test::Crops& crops) {
   // Options and images are checked.
   mfn::DetectOptions bad;
   bad.max_faces = 0;
-  CHECK(engine.detect(bgr(grey, 320, 240), bad, &faces).code() == mfn::Code::invalid_argument);
+  CHECK(engine.detect(mfn_test::bgr_image(grey, 320, 240), bad, &faces).code() == mfn::Code::invalid_argument);
   bad = mfn::DetectOptions{};
   bad.min_score = 0;
-  CHECK(engine.detect(bgr(grey, 320, 240), bad, &faces).code() == mfn::Code::invalid_argument);
-  mfn::ImageInput broken = bgr(grey, 320, 240);
+  CHECK(engine.detect(mfn_test::bgr_image(grey, 320, 240), bad, &faces).code() == mfn::Code::invalid_argument);
+  mfn::ImageInput broken = mfn_test::bgr_image(grey, 320, 240);
   broken.channels = 2;
   CHECK(engine.detect(broken, mfn::DetectOptions{}, &faces).code() == mfn::Code::invalid_channels);
-  broken = bgr(grey, 320, 240);
+  broken = mfn_test::bgr_image(grey, 320, 240);
   broken.size = 100;
   CHECK(engine.detect(broken, mfn::DetectOptions{}, &faces).code() == mfn::Code::invalid_argument);
 }

@@ -60,15 +60,8 @@ inline DetectorPhotos detector_photos(const Crops& crops, size_t n, size_t pairs
   out.pixels.resize(pairs);
   for (size_t i = 0; i < n; ++i) out.images.push_back(letterboxed(crops.pixels[i].data(), w, h, size));
   for (size_t i = 0; i < pairs; ++i) {
-    std::vector<uint8_t>& px = out.pixels[i];
-    px.resize(static_cast<size_t>(2 * w) * h * 3);
-    for (int y = 0; y < h; ++y) {
-      for (int half = 0; half < 2; ++half) {
-        const uint8_t* src = crops.pixels[2 * i + half].data() + static_cast<size_t>(y) * w * 3;
-        std::copy(src, src + w * 3, px.begin() + (static_cast<size_t>(y) * 2 + half) * w * 3);
-      }
-    }
-    out.images.push_back(letterboxed(px.data(), 2 * w, h, size));
+    out.pixels[i] = side_by_side(crops, 2 * i, 2 * i + 1);
+    out.images.push_back(letterboxed(out.pixels[i].data(), 2 * w, h, size));
   }
   return out;
 }

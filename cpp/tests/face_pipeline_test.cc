@@ -21,13 +21,6 @@ using mfn::Code;
 using mfn::Face;
 using mfn::Status;
 
-mfn::ImageInput bgr(const std::vector<uint8_t>& px, int w, int h) {
-  mfn::ImageInput im;
-  im.data = px.data(), im.size = px.size(), im.width = w, im.height = h, im.channels = 3;
-  im.order = MFN_ORDER_BGR;
-  return im;
-}
-
 // Completions counted under a lock; wait() returns once `n` have arrived.
 class Waiter {
  public:
@@ -268,14 +261,9 @@ int main() {
   const int w = crops.width, h = crops.height;
   // 24 crops, and two side by side (two faces in one photo).
   std::vector<mfn::ImageInput> photos;
-  for (size_t i = 0; i < std::min<size_t>(24, crops.pixels.size()); ++i) photos.push_back(bgr(crops.pixels[i], w, h));
-  std::vector<uint8_t> pair(static_cast<size_t>(2 * w) * h * 3);
-  for (int y = 0; y < h; ++y) {
-    std::copy(crops.pixels[1].begin() + y * w * 3, crops.pixels[1].begin() + (y + 1) * w * 3, pair.begin() + y * 2 * w * 3);
-    std::copy(crops.pixels[2].begin() + y * w * 3, crops.pixels[2].begin() + (y + 1) * w * 3,
-              pair.begin() + (y * 2 + 1) * w * 3);
-  }
-  photos.push_back(bgr(pair, 2 * w, h));
+  for (size_t i = 0; i < std::min<size_t>(24, crops.pixels.size()); ++i) photos.push_back(mfn_test::bgr_image(crops.pixels[i], w, h));
+  const std::vector<uint8_t> pair = mfn_test::side_by_side(crops, 1, 2);
+  photos.push_back(mfn_test::bgr_image(pair, 2 * w, h));
   test_concurrent_detect(engine, photos);
   test_concurrent_embed_faces(engine, photos);
   test_completions(engine, photos[0]);

@@ -39,6 +39,25 @@ std::unique_ptr<mfn::Engine> face_engine() {
   return engine;
 }
 
+mfn::ImageInput bgr_image(const std::vector<uint8_t>& pixels, int width, int height) {
+  mfn::ImageInput image;
+  image.data = pixels.data(), image.size = pixels.size(), image.width = width, image.height = height;
+  image.channels = 3;
+  image.order = MFN_ORDER_BGR;
+  return image;
+}
+
+std::vector<uint8_t> side_by_side(const Crops& crops, size_t left, size_t right) {
+  const size_t row = static_cast<size_t>(crops.width) * 3;
+  std::vector<uint8_t> out(2 * row * crops.height);
+  for (int y = 0; y < crops.height; ++y) {
+    const auto from = [&](size_t crop) { return crops.pixels[crop].begin() + y * row; };
+    std::copy(from(left), from(left) + row, out.begin() + 2 * y * row);
+    std::copy(from(right), from(right) + row, out.begin() + (2 * y + 1) * row);
+  }
+  return out;
+}
+
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

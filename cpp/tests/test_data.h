@@ -25,6 +25,13 @@ bool load_crops(Crops* out, std::string* reason);
 
 std::vector<uint8_t> read_file(const std::string& path);
 
+// BGR pixels (rows packed) as an ImageInput, read in place.
+mfn::ImageInput bgr_image(const std::vector<uint8_t>& pixels, int width, int height);
+
+// Crops `left` and `right` side by side: one (2 * width) x height BGR photo
+// with two faces.
+std::vector<uint8_t> side_by_side(const Crops& crops, size_t left, size_t right);
+
 // The embedding model and the bundled detector on the CPU backend with 2
 // threads; a creation failure ends the test (REQUIRE).
 std::unique_ptr<mfn::Engine> face_engine();
