@@ -8,7 +8,7 @@
 //   detect     mfn: embedder.detect(photo)        ort: peers/ort-detector.ts detect(photo)
 //   pipeline   mfn: embedder.embedFaces(photo)    ort: detect(photo), then mfn embedBatch of its faces
 // Photos are decoded to RGB pixels before timing (decoding is neither's work).
-import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
@@ -20,6 +20,7 @@ import type { RawImage } from "../inputs.js";
 import { machineInfo, machineLine, sourceInfo, versions } from "./machine.js";
 import { EXIT_USAGE } from "./options.js";
 import { OrtDetector } from "./peers/ort-detector.js";
+import { listImages } from "./pixels.js";
 import { median } from "./stats.js";
 
 type Variant = "mfn detect" | "ort detect" | "mfn pipeline" | "ort pipeline";
@@ -31,20 +32,6 @@ function positiveInt(name: string) {
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
     return n;
   };
-}
-
-function photosIn(dir: string, count: number): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      if (out.length >= count) return;
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(jpe?g|png|webp)$/i.test(name)) out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 // Calls fn on every photo with `concurrency` calls in flight; the sum of
@@ -80,7 +67,7 @@ export async function runDetectBench(argv: string[], packageRoot: string): Promi
   }
   const o = program.opts<{ input: string; count: number; rounds: number; threads: number; concurrency: number;
     json?: string }>();
-  const files = photosIn(o.input, o.count);
+  const files = listImages(o.input, o.count);
   if (files.length === 0) throw new Error(`no photos in ${o.input}`);
   const photos: RawImage[] = await Promise.all(files.map(async (f) => {
     const { data, info } = await sharp(readFileSync(f)).removeAlpha().raw().toBuffer({ resolveWithObject: true });

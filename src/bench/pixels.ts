@@ -88,10 +88,12 @@ function random(seed: number): () => number {
   };
 }
 
-function listImages(dir: string): string[] {
+/** JPEG/PNG/WebP files under `dir`, searched recursively in name order; at most `limit`. */
+export function listImages(dir: string, limit = Infinity): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (out.length >= limit) return;
       const full = join(d, entry.name);
       if (entry.isDirectory()) walk(full);
       else if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) out.push(full);
