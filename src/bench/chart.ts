@@ -2,7 +2,7 @@
 // axis), one line per engine, backend and flip setting; readable on its own
 // (title with the machine, axis labels, ticks, legend, a value at each point).
 import { isFailure, type RunFailure, type RunResult } from "./protocol.js";
-import { engineLabel, fmt } from "./table.js";
+import { fmt } from "./table.js";
 
 export interface ChartContext {
   machine: string;      // machineLine()
